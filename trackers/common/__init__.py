@@ -1,0 +1,1 @@
+"""Torch ops shared by both trackers (box ops, losses, PrRoIPool, checkpoint loading)."""
