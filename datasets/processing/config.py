@@ -28,6 +28,9 @@ class OSTrackProcessingConfig:
     brightness_jitter: float = 0.2        # per crop, factor U[1-b, 1+b]
     flip_prob: float = 0.5                # joint horizontal flip of all frames of a sample
     border_value: float = 0.0             # zero padding (OSTrack)
+    # -- added by the training pipeline (backward compatible) --
+    crop_flip_prob: float = 0.5           # per-crop horizontal flip, rolled per crop (OSTrack RandomHorizontalFlip_Norm)
+    image_min_box_side: float = 50.0      # one-frame (COCO) samples need both box sides > this (OSTrack COCO loader)
 
     def __post_init__(self) -> None:
         for n in ("template_size", "search_size", "stride"):
@@ -72,6 +75,10 @@ class DiMPProcessingConfig:
     proposal_sigmas: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.3)   # IoU-Net perturbation
     kl_proposal_sigma: tuple[tuple[float, float], ...] = ((0.05, 0.05), (0.5, 0.5))
     kl_gt_sigma: tuple[float, float] = (0.05, 0.05)
+    # -- added by the training pipeline (backward compatible) --
+    crop_flip_prob: float = 0.0           # per-crop horizontal flip (0 DiMP18; 0.5 SuperDiMP/CIA50)
+    proposal_min_iou: float = 0.1         # IoU-Net proposals are redrawn until IoU > this (ATOM)
+    image_min_box_side: float = 0.0       # one-frame (COCO) samples need both box sides > this (pytracking: 0)
 
     def __post_init__(self) -> None:
         if self.image_size % self.stride:
