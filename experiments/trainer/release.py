@@ -1,0 +1,79 @@
+"""Slim release weights: what the run CLI loads, without optimizer or RNG state.
+
+Layout (``torch.load(path, weights_only=True)`` loads it)::
+
+    {"format_version": 1, "kind": "release", "preset": str, "config": asdict(cfg), "model": state_dict}
+
+Choice: the release keeps the **whole** model state dict, training-only heads included (HCTrack's
+contrastive head, CIA's momentum encoder). They cost a few MB, and keeping them means
+``family.build_model(cfg)`` followed by a strict load works without any per-family list of
+exceptions, and a release can seed fine-tuning. The online trackers simply never call those parts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from datasets.fileio import atomic_torch_save
+from experiments.trainer.checkpoint import load_checkpoint
+from experiments.trainer.settings import config_from_dict
+from trackers.common.checkpoint import CheckpointError, load_state_dict_strict, load_weights_only
+
+RELEASE_VERSION = 1
+
+
+def release_dict(preset: str, config: dict, model_state: dict) -> dict:
+    return {"format_version": RELEASE_VERSION, "kind": "release", "preset": preset, "config": config,
+            "model": {k: v.detach().cpu() for k, v in model_state.items()}}
+
+
+def export_release(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write the slim release file `out` from a training checkpoint (atomic).
+
+    Raises:
+        FileNotFoundError / CheckpointError: the checkpoint is missing or not a training checkpoint.
+    """
+    ckpt = load_checkpoint(checkpoint)
+    return atomic_torch_save(release_dict(ckpt["preset"], ckpt["config"], ckpt["model"]), out)
+
+
+def load_release(path: str | Path, preset: str | None = None, model: nn.Module | None = None) -> tuple[Any, dict]:
+    """Load release weights safely (weights-only) and rebuild their config.
+
+    Args:
+        path: a ``release.pt`` (a training checkpoint is accepted too: its model is used).
+        preset: the preset the caller expects; a different one in the file is an error.
+        model: if given, the weights are loaded into it strictly, every mismatched key listed
+            (`trackers.common.checkpoint.load_state_dict_strict`).
+    Returns:
+        (cfg, state_dict): the preset's config dataclass overlaid with the stored values, and the
+        model state dict (CPU tensors).
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: not a release/training file, a preset mismatch, or (with `model`) keys
+            or shapes that do not match, named one by one.
+    """
+    from trackers.registry import get_config
+
+    obj = load_weights_only(path)
+    if obj.get("kind") not in ("release", "training") or "model" not in obj or "preset" not in obj:
+        raise CheckpointError(f"{path}: not a release file (expected keys 'preset', 'config', 'model')")
+    stored = obj["preset"]
+    if preset is not None and stored != preset:
+        raise CheckpointError(
+            f"{path}: these weights are for preset {stored!r}, not {preset!r}. Pass the matching preset "
+            f"(e.g. `{stored}`) or the release file trained for {preset!r}."
+        )
+    try:
+        cfg = config_from_dict(get_config(stored), obj.get("config") or {}, where=f"{path}: config")
+    except KeyError as e:
+        raise CheckpointError(str(e.args[0]) if e.args else str(e)) from None
+    state = obj["model"]
+    if model is not None:
+        load_state_dict_strict(model, state, source=str(path))
+    return cfg, state
+
+
+__all__ = ["export_release", "load_release", "release_dict"]
