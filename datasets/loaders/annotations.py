@@ -159,7 +159,7 @@ def read_flag_row(path: str | Path, n_frames: int | None = None) -> np.ndarray:
         k = int(np.flatnonzero(~ok)[0])
         start = next(m.start() for i, m in enumerate(re.finditer(r"[^,\s]+", body)) if i == k)
         lineno = body.count("\n", 0, start) + 1
-        raise AnnotationError(f"{path}:{lineno}: value #{k + 1} is {arr[k]!r}, expected 0 or 1")
+        raise AnnotationError(f"{path}:{lineno}: value #{k + 1} is {str(arr[k])!r}, expected 0 or 1")
     if n_frames is not None and len(arr) != n_frames:
         raise AnnotationError(f"{path}: {len(arr)} flags for {n_frames} frames")
     return arr == "1"
