@@ -61,12 +61,14 @@ def image_size(seq: Sequence) -> tuple[float, float]:
 
 
 def sequence_attributes(seq: Sequence) -> dict[str, bool]:
-    """Per-sequence attribute flags: booleans as given, per-frame arrays reduced with ``any``."""
+    """Per-sequence attribute flags (LaSOT's 14, OTB's 11): the scalar boolean / 0-1 entries of
+    ``seq.attributes``. Per-frame label arrays (GOT-10k ``cover``, LaSOT ``full_occlusion``, ...)
+    are not sequence attributes and are skipped."""
     out = {}
     for key, value in (seq.attributes or {}).items():
         arr = np.asarray(value)
-        if arr.dtype.kind in "biuf":
-            out[str(key)] = bool(np.any(arr != 0))
+        if arr.ndim == 0 and arr.dtype.kind in "biu":
+            out[str(key)] = bool(arr)
     return out
 
 
