@@ -29,7 +29,9 @@ def infonce_v(q: Tensor, k: Tensor, video_ids: Tensor, temperature: float = 0.07
         raise ValueError(f"q {tuple(q.shape)}, k {tuple(k.shape)} must be (N, D) and video_ids {tuple(video_ids.shape)} (N,)")
     if temperature <= 0:
         raise ValueError(f"temperature={temperature} must be > 0")
-    s = (q.float() @ k.float().t()) / temperature                                # (N, N)
+    if q.dtype in (torch.float16, torch.bfloat16):
+        q, k = q.float(), k.float()
+    s = (q @ k.t()) / temperature                                                # (N, N)
     pos = video_ids[:, None] == video_ids[None, :]
     if bool(pos.all()):
         return s.sum() * 0.0
