@@ -99,7 +99,7 @@ class HFEI(nn.Module):
         )
         n_template_blocks = max(self.needed_levels)
 
-        dpr = torch.linspace(0, cfg.drop_path_rate, L).tolist()
+        dpr = [cfg.drop_path_rate * j / max(L - 1, 1) for j in range(L)]  # linspace(0, rate, L)
         kw = dict(num_heads=cfg.num_heads, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias)
         self.patch_embed = PatchEmbed(cfg.patch_size, C)
         self.pos_embed_z = nn.Parameter(torch.zeros(1, template_grid ** 2, C))
