@@ -88,29 +88,34 @@ def bound_boxes_got10k(boxes: np.ndarray, width: np.ndarray | float, height: np.
     return b
 
 
-def _center_delta(p: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """(..., 2) centre of pred minus centre of gt: ``dxy + dwh / 2``."""
+def center_delta(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """(..., 2) centre of pred minus centre of gt, ``dxy + dwh / 2``, for aligned xywh boxes."""
+    p, g = _pair(pred, gt)
     return (p[..., :2] - g[..., :2]) + (p[..., 2:] - g[..., 2:]) / 2.0
 
 
-def center_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """(...,) Euclidean distance in pixels between box centres of aligned xywh boxes."""
-    p, g = _pair(pred, gt)
-    return np.sqrt(np.sum(_center_delta(p, g) ** 2, axis=-1))
+def center_error(pred: np.ndarray, gt: np.ndarray, delta: np.ndarray | None = None) -> np.ndarray:
+    """(...,) Euclidean distance in pixels between box centres of aligned xywh boxes
+    (`delta`: a precomputed `center_delta`)."""
+    d = center_delta(pred, gt) if delta is None else delta
+    return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
 
 
-def normalized_center_error(pred: np.ndarray, gt: np.ndarray, min_size: float | None = None) -> np.ndarray:
+def normalized_center_error(
+    pred: np.ndarray, gt: np.ndarray, min_size: float | None = None, delta: np.ndarray | None = None
+) -> np.ndarray:
     """(...,) centre distance with each axis divided by the ground-truth size.
 
     ``|| (c_p - c_g) / max(min_size, wh_g) ||_2``; ``min_size=None`` divides by the raw size
     (pytracking, LaSOT MATLAB, TrackingNet devkit: ``w_g = 0`` gives inf or NaN), ``min_size=1``
-    is the got10k toolkit's ``max([1, 1], wh_g)``.
+    is the got10k toolkit's ``max([1, 1], wh_g)``. `delta`: a precomputed `center_delta`.
     """
-    p, g = _pair(pred, gt)
+    g = _as_boxes(gt, "gt")
+    d = center_delta(pred, g) if delta is None else delta
     size = g[..., 2:] if min_size is None else np.maximum(g[..., 2:], float(min_size))
     with np.errstate(divide="ignore", invalid="ignore"):
-        d = _center_delta(p, g) / size
-        return np.sqrt(np.sum(d ** 2, axis=-1))
+        nx, ny = d[..., 0] / size[..., 0], d[..., 1] / size[..., 1]
+        return np.sqrt(nx * nx + ny * ny)
 
 
 def _check_thresholds(thresholds: np.ndarray) -> np.ndarray:

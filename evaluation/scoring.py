@@ -204,15 +204,20 @@ class TrackerScore:
 # ---------------------------------------------------------------------------------------------
 
 
-def _gt_valid(gt: np.ndarray, rule: str) -> np.ndarray:
+def _any_nan(b: np.ndarray) -> np.ndarray:
+    """(F,) any coordinate NaN (column-wise: faster than a reduction over rows of 4)."""
+    return np.isnan(b[:, 0]) | np.isnan(b[:, 1]) | np.isnan(b[:, 2]) | np.isnan(b[:, 3])
+
+
+def _gt_valid(gt: np.ndarray, rule: str, gt_has_nan: np.ndarray) -> np.ndarray:
     """(F,) bool valid-GT mask under `rule`."""
     if rule == "any":
         return np.ones(len(gt), bool)
     if rule == "no_nan":
-        return ~np.isnan(gt).any(axis=1)
+        return ~gt_has_nan
     if rule == "size_positive":
         return (gt[:, 2] > 0) & (gt[:, 3] > 0)
-    return (gt > 0).all(axis=1)
+    return (gt[:, 0] > 0) & (gt[:, 1] > 0) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
 
 
 def _apply_rule(
@@ -284,22 +289,23 @@ def score_tracker(protocol: Protocol, seqs: list[SequenceData]) -> TrackerScore:
 
     if p.round_boxes:
         pred, gt = np.round(pred), np.round(gt)
+    pred_has_nan = _any_nan(pred)
     if p.raise_on_invalid_pred:
-        bad = np.isnan(pred).any(axis=1) | (pred[:, 2:] < 0).any(axis=1)
+        bad = pred_has_nan | (pred[:, 2] < 0) | (pred[:, 3] < 0)
         if bad.any():
             i = int(np.argmax(bad))
             raise ValueError(
                 f"{p.name}: {_frame_location(flat, seqs, i)}: predicted box {pred[i].tolist()} has NaN or "
                 f"negative size ({int(bad.sum())} such frames); pytracking refuses these results"
             )
-    gt_has_nan = np.isnan(gt).any(axis=1)
+    gt_has_nan = _any_nan(gt)
     if p.raise_on_gt_nan and gt_has_nan.any():
         i = int(np.argmax(gt_has_nan))
         raise ValueError(f"{p.name}: {_frame_location(flat, seqs, i)}: ground truth has NaN (pytracking raises)")
 
     if p.carry_forward != "none":
         if p.carry_forward == "invalid":
-            bad = np.isnan(pred).any(axis=1) | (pred[:, 2] <= 0) | (pred[:, 3] <= 0)
+            bad = pred_has_nan | (pred[:, 2] <= 0) | (pred[:, 3] <= 0)
         else:
             bad = (pred[:, 2] == 0) | (pred[:, 3] == 0)
         replace = bad & ~gt_has_nan & ~first
@@ -317,17 +323,20 @@ def score_tracker(protocol: Protocol, seqs: list[SequenceData]) -> TrackerScore:
         pred = metrics.bound_boxes_got10k(pred, flat["wh"][:, 0], flat["wh"][:, 1])
         gt = metrics.bound_boxes_got10k(gt, flat["wh"][:, 0], flat["wh"][:, 1])
 
+    pred, gt = np.asfortranarray(pred), np.asfortranarray(gt)  # contiguous columns: faster per-coordinate math
     values = {"iou": metrics.iou_xywh(pred, gt, eps=p.iou_eps, clip=p.iou_clip)}
     ao_vals = values["iou"].copy()
-    if p.precision is not None:
-        values["center"] = metrics.center_error(pred, gt)
-    if p.norm_precision is not None:
-        values["norm_center"] = metrics.normalized_center_error(pred, gt, min_size=p.norm_min_size)
+    if p.precision is not None or p.norm_precision is not None:
+        delta = np.asfortranarray(metrics.center_delta(pred, gt))
+        if p.precision is not None:
+            values["center"] = metrics.center_error(pred, gt, delta=delta)
+        if p.norm_precision is not None:
+            values["norm_center"] = metrics.normalized_center_error(pred, gt, min_size=p.norm_min_size, delta=delta)
     for key in ("center", "norm_center"):
         values.setdefault(key, np.zeros(len(pred)))
     keep = {k: keep_all.copy() for k in ("iou", "center", "norm_center")}
 
-    _apply_rule(p.invalid_gt, ~_gt_valid(gt, p.gt_valid), values, keep, ao_vals)
+    _apply_rule(p.invalid_gt, ~_gt_valid(gt, p.gt_valid, gt_has_nan), values, keep, ao_vals)
     _apply_rule(p.absent, ~flat["visible"], values, keep, ao_vals)
 
     curves: dict[str, CurveCounts] = {}
