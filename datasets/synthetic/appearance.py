@@ -137,7 +137,7 @@ def occluder_sprite(rng: np.random.Generator) -> np.ndarray:
 
 
 def background(height: int, width: int, rng: np.random.Generator, clutter: int = 14) -> np.ndarray:
-    """(height, width, 3) float32 textured background in 0..255.
+    """(height, width, 3) uint8 textured background.
 
     Sum of a smooth colour field, a mid-frequency luminance texture and `clutter` low-contrast
     filled rectangles/circles (drawn once per sequence, not per frame).
@@ -158,4 +158,4 @@ def background(height: int, width: int, rng: np.random.Generator, clutter: int =
         else:
             cv2.rectangle(layer, (int(x), int(y)), (int(x + a), int(y + b)), c.tolist(), -1, cv2.LINE_AA)
     img = 0.55 * img + 0.45 * layer
-    return np.clip(img, 0, 255).astype(np.float32)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)

@@ -43,7 +43,7 @@ FORMAT_VERSION = 1
 MARKER = "synthetic.json"
 SPLITS = ("train", "val")
 _SPLIT_KEY = {"train": 0, "val": 1}
-DEFAULT_TRAIN_SEQUENCES = 100
+DEFAULT_TRAIN_SEQUENCES = 80
 DEFAULT_VAL_SEQUENCES = 30
 DEFAULT_FRAMES = 100
 
@@ -52,7 +52,7 @@ DEFAULT_FRAMES = 100
 class SyntheticConfig:
     """What to generate. Counts are per split; sizes in pixels.
 
-    Defaults: 100 train + 30 val sequences of 100 frames at 320x240 (generation < 60 s on one
+    Defaults: 80 train + 30 val sequences of 100 frames at 320x240 (generation < 60 s on one
     core; see benchmarks/RESULTS.md).
     """
 

@@ -1,4 +1,8 @@
-"""Compositing of a `Scene` into RGB frames (OpenCV resampling on the object's region only)."""
+"""Compositing of a `Scene` into RGB frames (OpenCV warps on each object's region only).
+
+Frames stay uint8; each layer is blended in float32 on its own region (``frame = frame * (1 -
+alpha) + rgb``, premultiplied colour) and written back rounded.
+"""
 from __future__ import annotations
 
 import math
@@ -14,44 +18,41 @@ def _region(x0: float, x1: float, size: int) -> tuple[int, int]:
     return max(math.floor(x0), 0), min(math.ceil(x1), size)
 
 
-def blit(frame: np.ndarray, sprite: np.ndarray, box_xywh: np.ndarray) -> None:
-    """Alpha-composite a sprite over `frame` in place so that its extent is exactly `box_xywh`.
+def blit(frame: np.ndarray, layer: Layer, box_xywh: np.ndarray) -> None:
+    """Alpha-composite `layer`'s sprite over `frame` in place with its extent exactly `box_xywh`.
 
     Args:
-        frame: (H, W, 3) float32, 0..255, modified in place.
-        sprite: (S, S, 4) float32 premultiplied RGB + alpha, C-contiguous.
+        frame: (H, W, 3) uint8, modified in place.
+        layer: the sprite (its pyramid level nearest above the box size is warped).
         box_xywh: (4,) float box in continuous pixel coordinates (pixel i covers [i, i+1)).
 
-    ``frame = frame * (1 - alpha) + rgb`` on the box's integer bounding region inside the frame,
-    with the sprite warped there bilinearly in one 4-channel ``cv2.warpAffine`` (after an
-    area-averaging shrink to about the box size, so edge pixels get their fractional coverage). The affine map
-    takes continuous sprite coordinate U to ``x + U * w / S``; OpenCV indexes pixel centres at
-    integers, hence the -0.5/+0.5 terms. (numpy broadcasting alpha over a trailing axis of 1 is
-    ~5x slower than same-shape operands, hence the explicit 3-channel expansion.)
+    One 4-channel bilinear ``cv2.warpAffine`` onto the box's integer bounding region inside the
+    frame. The map takes continuous sprite coordinate U to ``x + U * w / Sw``; OpenCV indexes
+    pixel centres at integers, hence the -0.5/+0.5 terms. (numpy broadcasting alpha over a
+    trailing axis of 1 is ~5x slower than same-shape operands, hence the 3-channel expansion.)
     """
     h_img, w_img = frame.shape[:2]
-    s = sprite.shape[0]
     x, y, w, h = (float(v) for v in box_xywh)
     if not (w > 0 and h > 0):
         return
     (x0, x1), (y0, y1) = _region(x, x + w, w_img), _region(y, y + h, h_img)
     if x1 <= x0 or y1 <= y0:
         return
-    sw, sh = min(s, math.ceil(w) + 1), min(s, math.ceil(h) + 1)
-    if (sw, sh) != (s, s):  # shrink by area averaging first: a bilinear warp would point-sample
-        sprite = cv2.resize(sprite, (sw, sh), interpolation=cv2.INTER_AREA)
-    sx, sy = w / sw, h / sh
+    sprite = layer.level(w, h)
+    sx, sy = w / sprite.shape[1], h / sprite.shape[0]
     m = np.array([[sx, 0.0, x + 0.5 * sx - 0.5 - x0], [0.0, sy, y + 0.5 * sy - 0.5 - y0]])
     patch = cv2.warpAffine(sprite, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
     inv = 1.0 - cv2.cvtColor(np.ascontiguousarray(patch[:, :, 3]), cv2.COLOR_GRAY2RGB)
     roi = frame[y0:y1, x0:x1]
-    roi *= inv
-    roi += cv2.cvtColor(patch, cv2.COLOR_RGBA2RGB)
+    out = roi.astype(np.float32)
+    out *= inv
+    out += cv2.cvtColor(patch, cv2.COLOR_RGBA2RGB)
+    roi[...] = cv2.convertScaleAbs(out)  # round and saturate to uint8
 
 
-def blit_opaque(frame: np.ndarray, sprite: np.ndarray, box_xywh: np.ndarray) -> None:
-    """Draw an opaque sprite (alpha 1 everywhere) over `frame` in place, edges rounded to whole
+def blit_opaque(frame: np.ndarray, layer: Layer, box_xywh: np.ndarray) -> None:
+    """Draw an opaque layer (alpha 1 everywhere) over `frame` in place, edges rounded to whole
     pixels (error <= 0.5 px): the sprite is resized (separable, cheaper than a warp for the large
     occluder) to the rounded box and its in-frame part copied."""
     h_img, w_img = frame.shape[:2]
@@ -60,14 +61,14 @@ def blit_opaque(frame: np.ndarray, sprite: np.ndarray, box_xywh: np.ndarray) -> 
     (x0, x1), (y0, y1) = _region(bx0, bx1, w_img), _region(by0, by1, h_img)
     if x1 <= x0 or y1 <= y0:
         return
-    full = cv2.resize(cv2.cvtColor(sprite, cv2.COLOR_RGBA2RGB), (bx1 - bx0, by1 - by0),
+    full = cv2.resize(cv2.cvtColor(layer.sprite, cv2.COLOR_RGBA2RGB), (bx1 - bx0, by1 - by0),
                       interpolation=cv2.INTER_LINEAR)
-    frame[y0:y1, x0:x1] = full[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
+    frame[y0:y1, x0:x1] = cv2.convertScaleAbs(full[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0])
 
 
 def blit_layer(frame: np.ndarray, layer: Layer, t: int) -> None:
     """Draw `layer` at its frame-`t` box."""
-    (blit_opaque if layer.opaque else blit)(frame, layer.sprite, layer.boxes[t])
+    (blit_opaque if layer.opaque else blit)(frame, layer, layer.boxes[t])
 
 
 def render_frame(scene: Scene, t: int, width: int, height: int) -> np.ndarray:
@@ -76,7 +77,7 @@ def render_frame(scene: Scene, t: int, width: int, height: int) -> np.ndarray:
     frame = scene.background[oy:oy + height, ox:ox + width].copy()
     for layer in scene.layers:
         blit_layer(frame, layer, t)
-    return cv2.convertScaleAbs(frame, alpha=float(scene.brightness[t]))  # gain, round, saturate
+    return cv2.convertScaleAbs(frame, alpha=float(scene.brightness[t]))  # global gain, saturating
 
 
 def render_frames(scene: Scene, width: int, height: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from scipy.signal import lfilter
 
@@ -62,24 +63,45 @@ class SceneConfig:
             raise ValueError("max_distractors must be >= 1, max_clutter and pan >= 0")
 
 
+PYRAMID_LEVELS = 4  # sprite sizes S, S/2, S/4, S/8 per axis
+
+
 @dataclass(frozen=True)
 class Layer:
     """A sprite drawn at one box per frame.
 
     Attributes:
-        sprite: (S, S, 4) float32 premultiplied RGB (0..255) + alpha (0..1), C-contiguous.
+        sprite: (S, S, 4) float32 premultiplied RGB (0..255) + alpha (0..1).
         boxes: (N, 4) float64 xywh of the sprite's full extent in frame pixels (may leave the frame).
         opaque: alpha is 1 everywhere (derived; opaque sprites are drawn with a plain resize).
+        pyramid: (derived) ``pyramid[i][j]`` is the sprite area-averaged to ``(S >> j) x (S >> i)``
+            (height x width) pixels, so a frame-sized warp never shrinks by more than 2x
+            (a bilinear warp point-samples when it shrinks more, losing edge coverage).
     """
 
     sprite: np.ndarray
     boxes: np.ndarray
     opaque: bool = field(init=False)
+    pyramid: tuple = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         sp = np.ascontiguousarray(self.sprite, dtype=np.float32)
+        s = sp.shape[0]
+        pyr = tuple(
+            tuple(sp if i == j == 0 else cv2.resize(sp, (s >> i, s >> j), interpolation=cv2.INTER_AREA)
+                  for i in range(PYRAMID_LEVELS))
+            for j in range(PYRAMID_LEVELS)
+        )
         object.__setattr__(self, "sprite", sp)
         object.__setattr__(self, "opaque", bool((sp[:, :, 3] >= 1.0).all()))
+        object.__setattr__(self, "pyramid", pyr)
+
+    def level(self, w: float, h: float) -> np.ndarray:
+        """The smallest pyramid level at least ``w x h`` (or the full sprite when larger)."""
+        s = self.sprite.shape[0]
+        i = max(0, min(PYRAMID_LEVELS - 1, int(np.floor(np.log2(s / max(w, 1e-6))))))
+        j = max(0, min(PYRAMID_LEVELS - 1, int(np.floor(np.log2(s / max(h, 1e-6))))))
+        return self.pyramid[j][i]
 
 
 @dataclass(frozen=True)
@@ -88,7 +110,7 @@ class Scene:
 
     Attributes:
         category: the target's category name.
-        background: (H + 2 pan, W + 2 pan, 3) float32 canvas.
+        background: (H + 2 pan, W + 2 pan, 3) uint8 canvas.
         pan: (N, 2) int64 (x, y) offset of the frame window inside `background`.
         brightness: (N,) float32 global gain per frame.
         layers: draw order, back to front; `layers[target_index]` is the target.

@@ -20,7 +20,7 @@ from datasets.synthetic import (
 from datasets.synthetic.__main__ import main as cli_main
 from datasets.synthetic.generate import sequence_rng
 from datasets.synthetic.render import blit, render_frame
-from datasets.synthetic.scene import Scene, make_scene, reflect
+from datasets.synthetic.scene import Layer, Scene, make_scene, reflect
 
 TINY = SyntheticConfig(seed=3, train_sequences=2, val_sequences=2, frames=8, width=96, height=72)
 SEQ_FILES = ("groundtruth.txt", "absence.label", "cover.label", "cut_by_image.label", "meta_info.ini")
@@ -127,19 +127,23 @@ def test_reflect_is_a_bounce():
 
 
 # ---------------------------------------------------------------- rendering accuracy
-def test_blit_area_and_centroid_match_box():
-    sprite = np.zeros((64, 64, 4), np.float32)
-    sprite[..., :3], sprite[..., 3] = 1.0, 1.0           # opaque white square (premultiplied)
+@pytest.mark.parametrize("box", [(10.5, 20.25, 30.0, 10.5), (3.2, 5.7, 57.3, 41.9), (20.0, 8.6, 90.4, 70.2)])
+def test_blit_area_and_centroid_match_box(box):
+    """Composite a white square on black: the coverage integrates to the box area and its
+    centroid is the box centre (continuous convention: pixel centres at +0.5)."""
+    sprite = np.ones((64, 64, 4), np.float32)
+    sprite[..., :3] = 255.0                               # premultiplied white
     sprite[0, 0, 3] = 0.999                               # not "opaque": take the warp path
-    frame = np.zeros((60, 80, 3), np.float32)
-    box = np.array([10.5, 20.25, 30.0, 10.5])
-    blit(frame, sprite, box)
-    cov = frame[..., 0]
-    assert cov.sum() == pytest.approx(box[2] * box[3], rel=0.01)
-    ys, xs = np.mgrid[0:60, 0:80] + 0.5                   # pixel centres (continuous convention)
-    assert (cov * xs).sum() / cov.sum() == pytest.approx(box[0] + box[2] / 2, abs=0.05)
-    assert (cov * ys).sum() / cov.sum() == pytest.approx(box[1] + box[3] / 2, abs=0.05)
-    assert cov[25, 20] == pytest.approx(1.0, abs=1e-3) and cov[5, 5] == 0 and cov[40, 20] == 0
+    frame = np.zeros((100, 120, 3), np.uint8)
+    box = np.array(box)
+    blit(frame, Layer(sprite, box[None]), box)
+    cov = frame[..., 0].astype(float) / 255.0
+    assert cov.sum() == pytest.approx(box[2] * box[3], rel=0.03)
+    ys, xs = np.mgrid[0:100, 0:120] + 0.5
+    assert (cov * xs).sum() / cov.sum() == pytest.approx(box[0] + box[2] / 2, abs=0.1)
+    assert (cov * ys).sum() / cov.sum() == pytest.approx(box[1] + box[3] / 2, abs=0.1)
+    inside = (int(box[1]) + 2, int(box[0]) + 2)
+    assert cov[inside] == pytest.approx(1.0, abs=0.01) and cov[0, 119] == 0 and cov[99, 0] == 0
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
