@@ -155,8 +155,9 @@ def plot_attributes(evaluation: dict, stem: str | Path, columns: int = 4) -> lis
             ax.set_title(f"{ATTRIBUTE_NAMES.get(attr, attr)} ({attrs[attr]['sequences']})", fontsize=10)
         for ax in list(axes.flat)[len(names):]:
             ax.axis("off")
-        fig.suptitle(f"Attribute-wise success plots on {evaluation.get('benchmark', '')} ({evaluation.get('protocol', '')})")
-        fig.tight_layout()
+        fig.suptitle(f"Attribute-wise success plots on {evaluation.get('benchmark', '')} ({evaluation.get('protocol', '')})",
+                     fontsize=14)
+        fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.25 / (3.6 * rows)))  # leave room for the suptitle
         return save_figure(fig, stem)
     finally:
         plt.close(fig)
