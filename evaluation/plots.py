@@ -135,7 +135,7 @@ def plot_evaluation(evaluation: dict, out_dir: str | Path, prefix: str = "") -> 
     return paths
 
 
-def plot_attributes(evaluation: dict, stem: str | Path, columns: int = 4) -> list[Path]:
+def plot_attributes(evaluation: dict, stem: str | Path, columns: int = 4, dpi: int = 100) -> list[Path]:
     """A grid of success plots, one per attribute (LaSOT: 14, OTB: 11), with the number of
     sequences having it in the panel title."""
     attrs = evaluation.get("attributes") or {}
@@ -158,6 +158,6 @@ def plot_attributes(evaluation: dict, stem: str | Path, columns: int = 4) -> lis
         fig.suptitle(f"Attribute-wise success plots on {evaluation.get('benchmark', '')} ({evaluation.get('protocol', '')})",
                      fontsize=14)
         fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.25 / (3.6 * rows)))  # leave room for the suptitle
-        return save_figure(fig, stem)
+        return save_figure(fig, stem, dpi=dpi)
     finally:
         plt.close(fig)
