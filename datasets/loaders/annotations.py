@@ -18,6 +18,7 @@ import numpy as np
 
 _SEP = re.compile(r"[,\s]+")
 _BLANK_INSIDE = re.compile(r"\n[ \t\r]*\n")
+_EMPTY_FIELD = re.compile(r"^[ \t]*,|,[ \t]*,|,[ \t]*\r?$", re.M)
 _DIGITS = re.compile(r"(\d+)")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 
@@ -74,6 +75,10 @@ def parse_rows(path: str | Path, ncols: int = 4, what: str = "x,y,w,h") -> np.nd
     """
     path = Path(path)
     body = _body(path, _read_text(path))
+    m = _EMPTY_FIELD.search(body)
+    if m:  # "1,,2,3" would silently lose a field once commas become spaces
+        lineno = body.count("\n", 0, m.start()) + 1
+        raise AnnotationError(f"{path}:{lineno}: empty field in {body.split(chr(10))[lineno - 1].strip()!r}")
     try:
         rows = np.loadtxt(io.StringIO(body.replace(",", " ")), dtype=np.float64, ndmin=2, comments=None)
     except ValueError:

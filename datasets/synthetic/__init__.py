@@ -10,7 +10,8 @@ Command line::
 
     python -m datasets.synthetic OUT_DIR [--sequences N] [--seed S] [--frames F] [--split train|val|both]
 
-Library: `ensure_synthetic(root, cfg)` generates on first use and returns the root;
+Library: `ensure_synthetic(root, cfg)` generates on first use and returns the root (default
+root: ``$SYNTHETIC_ROOT`` or a parameter-named folder under ``$TRACKKIT_CACHE``);
 `generate_synthetic` always writes; `synthetic_sequence` renders one sequence in memory. Load the
 written benchmark with ``datasets.loaders.get_dataset("synthetic", root, split)``.
 
@@ -22,6 +23,7 @@ from datasets.synthetic.generate import (
     MARKER,
     SyntheticConfig,
     SyntheticSequence,
+    default_synthetic_root,
     ensure_synthetic,
     generate_synthetic,
     read_marker,
@@ -32,6 +34,6 @@ from datasets.synthetic.scene import SceneConfig, TargetLabels, make_scene, targ
 
 __all__ = [
     "CATEGORIES", "CATEGORY_NAMES", "MARKER", "SceneConfig", "SyntheticConfig", "SyntheticSequence",
-    "TargetLabels", "ensure_synthetic", "generate_synthetic", "make_scene", "read_marker",
+    "TargetLabels", "default_synthetic_root", "ensure_synthetic", "generate_synthetic", "make_scene", "read_marker",
     "sequence_name", "synthetic_sequence", "target_labels",
 ]

@@ -223,8 +223,24 @@ def generate_synthetic(root: str | Path, cfg: SyntheticConfig = SyntheticConfig(
     return root
 
 
-def ensure_synthetic(root: str | Path, cfg: SyntheticConfig = SyntheticConfig(), *, progress: bool = False) -> Path:
-    """Return `root`, generating the benchmark there first if it is absent or empty.
+def default_synthetic_root(cfg: SyntheticConfig = SyntheticConfig()) -> Path:
+    """``$SYNTHETIC_ROOT`` if set, else a folder under the trackkit cache named by the parameters
+    (``$TRACKKIT_CACHE/synthetic/v1-seed0-80x30x100-320x240[-val]``)."""
+    env = os.environ.get("SYNTHETIC_ROOT")
+    if env:
+        return Path(env).expanduser()
+    from datasets.loaders.cache import cache_dir
+
+    splits = "" if cfg.splits == SPLITS else "-" + "+".join(cfg.splits)
+    name = (f"v{FORMAT_VERSION}-seed{cfg.seed}-{cfg.train_sequences}x{cfg.val_sequences}x{cfg.frames}"
+            f"-{cfg.width}x{cfg.height}-q{cfg.jpeg_quality}{splits}")
+    return cache_dir() / "synthetic" / name
+
+
+def ensure_synthetic(root: str | Path | None = None, cfg: SyntheticConfig = SyntheticConfig(), *,
+                     progress: bool = False) -> Path:
+    """Return `root` (default: `default_synthetic_root`), generating the benchmark there first if
+    it is absent or empty.
 
     Safe under concurrency: two processes both generating lose nothing (the second rename fails
     and its staging copy is dropped, the winner's identical tree stays).
@@ -233,7 +249,7 @@ def ensure_synthetic(root: str | Path, cfg: SyntheticConfig = SyntheticConfig(),
         ValueError: `root` holds a synthetic benchmark made with other parameters (names them).
         FileExistsError: `root` is a non-empty folder that is not a synthetic benchmark.
     """
-    root = Path(root).expanduser().absolute()
+    root = Path(root if root is not None else default_synthetic_root(cfg)).expanduser().absolute()
     want = cfg.to_json()
     have = read_marker(root)
     if have is None and not (root.exists() and any(root.iterdir())):

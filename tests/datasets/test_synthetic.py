@@ -12,6 +12,7 @@ from datasets.synthetic import (
     CATEGORY_NAMES,
     MARKER,
     SyntheticConfig,
+    default_synthetic_root,
     ensure_synthetic,
     generate_synthetic,
     synthetic_sequence,
@@ -221,6 +222,17 @@ def test_ensure_synthetic_generates_once_and_checks_parameters(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert (ensure_synthetic(empty, cfg) / MARKER).is_file()
+
+
+def test_default_root(tmp_path, monkeypatch):
+    cfg = dataclasses.replace(TINY, train_sequences=1, val_sequences=1, frames=2, splits=("val",))
+    monkeypatch.delenv("SYNTHETIC_ROOT", raising=False)
+    monkeypatch.setenv("TRACKKIT_CACHE", str(tmp_path / "cache"))
+    root = ensure_synthetic(None, cfg)
+    assert root == tmp_path / "cache" / "synthetic" / "v1-seed3-1x1x2-96x72-q90-val"
+    assert (root / "val" / "list.txt").is_file()
+    monkeypatch.setenv("SYNTHETIC_ROOT", str(tmp_path / "env"))
+    assert default_synthetic_root(cfg) == tmp_path / "env"
 
 
 def test_config_validation():

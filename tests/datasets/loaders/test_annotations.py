@@ -40,6 +40,8 @@ def test_box_formats(tmp_path, text):
     ("1,2,3,4\n1,2,3\n", 2, "expected 4 values"),
     ("1,2,3,4\n1,2,3,4\n1,2,abc,4\n", 3, "non-numeric value 'abc'"),
     ("1,2,3,4\n1,2,3,4,5\n", 2, "expected 4 values"),
+    ("1,2,3,4\n1,,2,3,4\n", 2, "empty field"),
+    ("1,2,3,4\n1,2,3,4\n1,2,3,4,\n", 3, "empty field"),
     ("1,2,3,4\n\n1,2,3,4\n", 2, "blank line"),
     ("1,2,3,4\n1,2,-3,4\n", 2, "negative width or height"),
     ("1,2,3,4\nnan,2,3,4\n", 2, "NaN"),
