@@ -183,6 +183,7 @@ def run_tracker(
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_tmp(out)
+    clean_stale_tmp(out / "times")
     summary = RunSummary(results_dir=out)
     failures = _read_failures(out)
 
