@@ -54,7 +54,7 @@ def save_figure(fig, stem: str | Path, dpi: int = 150) -> list[Path]:
     for fmt in ("png", "pdf"):
         buf = io.BytesIO()
         meta = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta)
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)  # layout done by tight_layout (one draw)
         paths.append(atomic_write_bytes(stem.with_suffix(f".{fmt}"), buf.getvalue()))
     return paths
 
@@ -108,6 +108,7 @@ def plot_curves(
     try:
         _draw(ax, entries, kind, legend_size=9)
         ax.set_title(title)
+        fig.tight_layout()
         return save_figure(fig, stem)
     finally:
         plt.close(fig)
