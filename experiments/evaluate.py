@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results_dirs", nargs="+", metavar="RESULTS_DIR", help="one folder per tracker")
     p.add_argument("--data-root", default=None, help="benchmark root (else $<BENCHMARK>_ROOT)")
     p.add_argument("--split", default=None, help="split to score (default: the loader's)")
-    p.add_argument("--protocol", default=None, choices=sorted(PROFILES + tuple(PROTOCOLS)),
+    p.add_argument("--protocol", default=None, choices=sorted(set(PROFILES) | set(PROTOCOLS)),
                    help="protocol profile or variant (default: the benchmark's documented default)")
     p.add_argument("--json", default=None, metavar="FILE", help="write the full results as JSON")
     p.add_argument("--plots", default=None, metavar="DIR", help="write success/precision plots (PNG + PDF)")
