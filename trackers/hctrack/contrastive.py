@@ -51,14 +51,15 @@ class ContrastiveHead(nn.Module):
             tokens: ``(B, g*g, C)`` row-major token map of a crop of side ``g * patch``.
             boxes_xywh: ``(B, 4)`` target boxes in that crop's pixels.
         Returns:
-            ``(B, C, r, r)``.
+            ``(B, C, r, r)`` float32.
         """
         B, N, C = tokens.shape
         g = int(round(N ** 0.5))
-        fmap = tokens.transpose(1, 2).reshape(B, C, g, g)                  # NLC -> NCHW
+        # float32 for the pooling: bf16 would round box corners of a 256 px crop by up to 1 px
+        fmap = tokens.float().transpose(1, 2).reshape(B, C, g, g)          # NLC -> NCHW
         rois = torch.cat([
-            torch.arange(B, device=tokens.device, dtype=fmap.dtype)[:, None],
-            box_convert(boxes_xywh.to(fmap.dtype), "xywh", "xyxy"),
+            torch.arange(B, device=tokens.device, dtype=torch.float32)[:, None],
+            box_convert(boxes_xywh.float(), "xywh", "xyxy"),
         ], dim=1)                                                         # (B, 5): batch index, x1, y1, x2, y2
         return roi_align(fmap, rois, self.roi_size, spatial_scale=1.0 / self.patch_size,
                          sampling_ratio=2, aligned=True)

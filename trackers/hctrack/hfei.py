@@ -119,11 +119,10 @@ class HFEI(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def _embed(self, images: Tensor, grid: int, pos: Tensor, what: str) -> Tensor:
+    def _check(self, images: Tensor, grid: int, what: str) -> None:
         side = grid * self.cfg.patch_size
         if images.dim() != 4 or images.shape[1] != 3 or images.shape[-2:] != (side, side):
             raise ValueError(f"{what}: expected (B, 3, {side}, {side}) images, got {tuple(images.shape)}")
-        return self.patch_embed(images) + pos
 
     def forward_template(self, template: Tensor, dynamic_template: Tensor) -> TemplateFeatures:
         """Template branch.
@@ -133,10 +132,11 @@ class HFEI(nn.Module):
         Returns:
             `TemplateFeatures` (CSA keys/values per layer, RIP queries, contrastive tap).
         """
-        z = torch.cat([
-            self._embed(template, self.template_grid, self.pos_embed_z, "template"),
-            self._embed(dynamic_template, self.template_grid, self.pos_embed_z, "dynamic_template"),
-        ], dim=1)                                                         # (B, 2*Nz, C)
+        self._check(template, self.template_grid, "template")
+        self._check(dynamic_template, self.template_grid, "dynamic_template")
+        B = template.shape[0]
+        z = self.patch_embed(torch.cat([template, dynamic_template], dim=0)) + self.pos_embed_z  # (2B, Nz, C)
+        z = torch.cat([z[:B], z[B:]], dim=1)                              # [T ; DT]: (B, 2*Nz, C)
         levels = {0: z} if 0 in self.needed_levels else {}
         for j, blk in enumerate(self.blocks, start=1):
             z = blk(z)
@@ -157,12 +157,13 @@ class HFEI(nn.Module):
 
         Args:
             search: ``(B, 3, Sx, Sx)`` ImageNet-normalised crop.
-            tf: from `forward_template` (batch size B, or 1 broadcast is NOT supported).
+            tf: from `forward_template` for the same batch size B.
         Returns:
             `SearchFeatures`.
         """
         cfg = self.cfg
-        s = self._embed(search, self.search_grid, self.pos_embed_x, "search")  # (B, Nx, C)
+        self._check(search, self.search_grid, "search")
+        s = self.patch_embed(search) + self.pos_embed_x                   # (B, Nx, C)
         B, Nx, _ = s.shape
         tap = None
         for j, blk in enumerate(self.blocks[: cfg.first_csa_layer - 1], start=1):

@@ -65,3 +65,12 @@ def test_hctrack_parameter_count():
     assert n_infer == backbone + head == 92_366_469
     assert n_full == n_infer + contr == 94_202_501
     print(f"hctrack parameters: {n_full:,} (training graph), {n_infer:,} (inference graph)")
+
+
+def test_wrong_crop_size_is_named(small_cfg):
+    model = HCTrackModel(small_cfg())
+    z = torch.randn(1, 3, 64, 64)
+    with pytest.raises(ValueError, match=r"dynamic_template: expected \(B, 3, 64, 64\)"):
+        model.forward_template(z, torch.randn(1, 3, 128, 128))
+    with pytest.raises(ValueError, match=r"search: expected \(B, 3, 128, 128\)"):
+        model(z, z, torch.randn(1, 3, 256, 256))
