@@ -1,7 +1,9 @@
-"""One training crop: jitter the box, check the window, warp once (`datasets.geometry`).
+"""Training crops of one sample: jitter the boxes, check the windows, warp once per frame.
 
-The crop itself is `datasets.geometry.crop_transform` + `crop_image`, the same function the online
-trackers use, so training and inference crops are identical for the same window.
+The crop is `datasets.geometry.crop_image` with a `datasets.geometry.CropTransform`, the same
+function and transform the online trackers use; `sample_windows` builds the transforms for all
+frames of a sample at once (vectorized), identical to ``crop_transform(window, factor, size)``
+for each jittered window (tested).
 """
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets.geometry import CropTransform, crop_image, crop_transform, padding_fraction
-from datasets.processing.augment import jitter_box
+from datasets.geometry import CropTransform, crop_image, padding_fraction
+from datasets.processing.augment import jitter_boxes
 
 
 class InvalidSample(ValueError):
@@ -40,27 +42,44 @@ class CropSpec:
     border_value: float = 0.0
 
 
-def jittered_crop(
-    image: np.ndarray, box_xywh: np.ndarray, spec: CropSpec, rng: np.random.Generator, role: int = 0
-) -> tuple[np.ndarray, np.ndarray, CropTransform]:
-    """Crop `image` around the jittered `box_xywh` (one ``cv2.warpAffine``).
+def sample_windows(boxes_xywh: np.ndarray, specs: list[CropSpec], rng: np.random.Generator
+                   ) -> tuple[list[CropTransform], np.ndarray]:
+    """Jittered crop windows of every frame of a sample, and the ground truth in each crop.
 
     Args:
-        image: (H, W, 3) uint8 RGB frame.
-        box_xywh: (4,) target box in image pixels (the ground truth; the crop is centred on its
-            jittered copy).
-        role: frame position, reported in `InvalidSample`.
+        boxes_xywh: (N, 4) ground-truth boxes in image pixels, one per frame.
+        specs: N crop specs.
     Returns:
-        crop (out_size, out_size, 3) uint8, target box in crop pixels (4,) float64, transform.
-    Raises:
-        InvalidSample: the crop window lies entirely outside the image (all padding).
+        N transforms, and (N, 4) float64 ground-truth boxes in crop pixels.
     """
-    window = jitter_box(box_xywh, spec.center_jitter, spec.scale_jitter, rng)
-    t = crop_transform(window, spec.area_factor, spec.out_size)
-    if padding_fraction(t, image.shape[:2]) >= 1.0:
-        raise InvalidSample(
-            f"crop window centre ({t.cx:.1f}, {t.cy:.1f}) side {t.window_side:.1f} lies entirely outside "
-            f"the {image.shape[1]}x{image.shape[0]} image (all padding)", role,
-        )
-    crop = crop_image(image, t, spec.border, spec.border_value)
-    return crop, t.box_to_crop(box_xywh), t
+    b = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+    win = jitter_boxes(b, [s.center_jitter for s in specs], [s.scale_jitter for s in specs], rng)
+    out = np.array([s.out_size for s in specs], dtype=np.float64)
+    side = np.sqrt(win[:, 2] * win[:, 3]) * np.array([s.area_factor for s in specs])
+    scale = out / side
+    c = win[:, :2] + win[:, 2:4] / 2
+    ts = [CropTransform(cx=float(c[k, 0]), cy=float(c[k, 1]), scale=float(scale[k]), out_size=int(out[k]))
+          for k in range(b.shape[0])]
+    in_crop = np.concatenate([(b[:, :2] - c) * scale[:, None] + out[:, None] / 2, b[:, 2:4] * scale[:, None]], axis=1)
+    return ts, in_crop
+
+
+def crop_frames(images: list[np.ndarray], boxes_xywh: np.ndarray, specs: list[CropSpec], rng: np.random.Generator
+                ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Crop every frame of a sample around its jittered box (one ``cv2.warpAffine`` each).
+
+    Returns:
+        crops: N arrays (out_size, out_size, 3) uint8; boxes: (N, 4) float64 ground truth in crop pixels.
+    Raises:
+        InvalidSample: a crop window lies entirely outside its image (all padding); ``role`` = frame.
+    """
+    ts, in_crop = sample_windows(boxes_xywh, specs, rng)
+    crops = []
+    for k, (img, t, spec) in enumerate(zip(images, ts, specs)):
+        if padding_fraction(t, img.shape[:2]) >= 1.0:
+            raise InvalidSample(
+                f"crop window centre ({t.cx:.1f}, {t.cy:.1f}) side {t.window_side:.1f} lies entirely outside "
+                f"the {img.shape[1]}x{img.shape[0]} image (all padding)", k,
+            )
+        crops.append(crop_image(img, t, spec.border, spec.border_value))
+    return crops, in_crop

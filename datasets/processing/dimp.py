@@ -26,9 +26,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from datasets.processing.augment import brightness_factors, flip_box_xywh, flip_image, to_grayscale
+from datasets.processing.augment import brightness_factors, finish_crop
 from datasets.processing.config import DiMPProcessingConfig
-from datasets.processing.crops import CropSpec, jittered_crop
+from datasets.processing.crops import CropSpec, crop_frames
 from datasets.processing.labels import dimp_gaussian_label, perturb_boxes, sample_box_gmm
 from datasets.processing.normalize import normalize_crops
 from datasets.sampling.frames import FrameSamplingConfig
@@ -50,11 +50,9 @@ class DiMPProcessing:
     def __init__(self, cfg: DiMPProcessingConfig, category_index: Callable[[str | None], int] = unknown_category) -> None:
         self.cfg = cfg
         self.category_index = category_index
-        border = cfg.border
-        self.train_spec = CropSpec(cfg.image_size, cfg.search_factor, cfg.train_center_jitter,
-                                   cfg.train_scale_jitter, border, 0.0)
-        self.test_spec = CropSpec(cfg.image_size, cfg.search_factor, cfg.test_center_jitter,
-                                  cfg.test_scale_jitter, border, 0.0)
+        train = CropSpec(cfg.image_size, cfg.search_factor, cfg.train_center_jitter, cfg.train_scale_jitter, cfg.border, 0.0)
+        test = CropSpec(cfg.image_size, cfg.search_factor, cfg.test_center_jitter, cfg.test_scale_jitter, cfg.border, 0.0)
+        self.specs = [train] * cfg.num_train + [test] * cfg.num_test
 
     def frame_sampling(self) -> FrameSamplingConfig:
         return FrameSamplingConfig(num_before=self.cfg.num_train, num_after=self.cfg.num_test,
@@ -67,9 +65,10 @@ class DiMPProcessing:
             images: ``num_train`` train frames then ``num_test`` test frames, (H_i, W_i, 3) uint8.
             boxes: (num_train + num_test, 4) ground-truth xywh boxes in image pixels.
         Returns:
-            dict: ``train_images`` (Ntr, S, S, 3) / ``test_images`` (Nte, S, S, 3) uint8,
-            ``train_boxes`` / ``test_boxes`` (N, 4) float32 crop pixels, ``brightness`` (Ntr+Nte,),
-            ``test_proposals`` (Nte, P, 4) float32 and ``proposal_iou`` (Nte, P) or
+            dict: ``train_images`` / ``test_images``: lists of (S, S, 3) uint8 crops ((S, S) luma
+            after grayscale), ``brightness`` (Ntr+Nte,) factors (applied by the collate),
+            ``train_boxes`` / ``test_boxes`` (N, 4) float32
+            crop pixels; ``test_proposals`` (Nte, P, 4) float32 and ``proposal_iou`` (Nte, P) or
             ``proposal_density`` / ``gt_density`` (Nte, P) float32.
         Raises:
             InvalidSample: a crop window is all padding.
@@ -79,36 +78,26 @@ class DiMPProcessing:
         n = ntr + nte
         if len(images) != n or np.shape(boxes) != (n, 4):
             raise ValueError(f"DiMP sample needs {n} frames and ({n}, 4) boxes, got {len(images)} and {np.shape(boxes)}")
-        gray = rng.random() < cfg.grayscale_prob
+        gray = bool(rng.random() < cfg.grayscale_prob)
         flips = (rng.random() < cfg.flip_prob) ^ (rng.random(n) < cfg.crop_flip_prob)
-        crops, crop_boxes = [], []
-        for k in range(n):
-            spec = self.train_spec if k < ntr else self.test_spec
-            crop, box, _ = jittered_crop(images[k], boxes[k], spec, rng, role=k)
-            if gray:
-                crop = to_grayscale(crop)
-            if flips[k]:
-                crop, box = flip_image(crop), flip_box_xywh(box, spec.out_size)
-            crops.append(crop)
-            crop_boxes.append(box)
+        bright = brightness_factors(rng, cfg.brightness_jitter, n)
+        crops, in_crop = crop_frames(images, boxes, self.specs, rng)
+        size = float(cfg.image_size)
+        in_crop[flips, 0] = size - in_crop[flips, 0] - in_crop[flips, 2]
+        done = [finish_crop(crops[k], gray, bool(flips[k])) for k in range(n)]
         out = {
-            "train_images": np.stack(crops[:ntr]),
-            "test_images": np.stack(crops[ntr:]),
-            "train_boxes": np.asarray(crop_boxes[:ntr], dtype=np.float32),
-            "test_boxes": np.asarray(crop_boxes[ntr:], dtype=np.float32),
-            "brightness": brightness_factors(rng, cfg.brightness_jitter, n),
+            "train_images": done[:ntr], "test_images": done[ntr:], "brightness": bright,
+            "train_boxes": in_crop[:ntr].astype(np.float32), "test_boxes": in_crop[ntr:].astype(np.float32),
         }
         if cfg.box_regression == "iou":
-            props = [perturb_boxes(b, cfg.num_proposals, cfg.proposal_sigmas, cfg.proposal_min_iou, rng)
-                     for b in crop_boxes[ntr:]]
-            out["test_proposals"] = np.stack([p for p, _ in props]).astype(np.float32)
-            out["proposal_iou"] = (2.0 * np.stack([i for _, i in props]) - 1.0).astype(np.float32)
+            props, iou = perturb_boxes(in_crop[ntr:], cfg.num_proposals, cfg.proposal_sigmas, cfg.proposal_min_iou, rng)
+            out["test_proposals"] = props.astype(np.float32)
+            out["proposal_iou"] = (2.0 * iou - 1.0).astype(np.float32)
         else:
-            props = [sample_box_gmm(b, cfg.kl_proposal_sigma, cfg.kl_gt_sigma, cfg.num_proposals, rng)
-                     for b in crop_boxes[ntr:]]
-            out["test_proposals"] = np.stack([p for p, _, _ in props]).astype(np.float32)
-            out["proposal_density"] = np.stack([d for _, d, _ in props]).astype(np.float32)
-            out["gt_density"] = np.stack([g for _, _, g in props]).astype(np.float32)
+            props, pd, gd = sample_box_gmm(in_crop[ntr:], cfg.kl_proposal_sigma, cfg.kl_gt_sigma, cfg.num_proposals, rng)
+            out["test_proposals"] = props.astype(np.float32)
+            out["proposal_density"] = pd.astype(np.float32)
+            out["gt_density"] = gd.astype(np.float32)
         return out
 
     def _label(self, boxes: np.ndarray) -> torch.Tensor:
@@ -127,12 +116,12 @@ class DiMPProcessing:
         cfg = self.cfg
         b = len(samples)
         s = cfg.image_size
-        bright = np.stack([x["brightness"] for x in samples], axis=1)          # (Ntr+Nte, B)
         batch: dict = {}
+        bright = np.stack([x["brightness"] for x in samples], axis=1)          # (Ntr+Nte, B)
         for key, sl in (("train", slice(0, cfg.num_train)), ("test", slice(cfg.num_train, None))):
-            imgs = np.stack([x[key + "_images"] for x in samples], axis=1)      # (N, B, S, S, 3)
-            n = imgs.shape[0]
-            batch[key + "_images"] = normalize_crops(imgs.reshape(n * b, s, s, 3), bright[sl].reshape(-1)).view(n, b, 3, s, s)
+            n = len(samples[0][key + "_images"])
+            crops = [x[key + "_images"][k] for k in range(n) for x in samples]  # frame-major
+            batch[key + "_images"] = normalize_crops(crops, bright[sl].reshape(-1)).view(n, b, 3, s, s)
             boxes = np.stack([x[key + "_boxes"] for x in samples], axis=1)     # (N, B, 4)
             batch[key + "_boxes"] = torch.from_numpy(boxes)
             batch[key + "_label"] = self._label(boxes)

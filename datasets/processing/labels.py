@@ -127,14 +127,14 @@ def dimp_gaussian_label(
 # IoU-Net proposals (ATOM / DiMP)
 # --------------------------------------------------------------------------------------------
 def perturb_boxes(
-    box_xywh: np.ndarray,
+    boxes_xywh: np.ndarray,
     num: int,
     sigma_factors: tuple[float, ...],
     min_iou: float,
     rng: np.random.Generator,
     max_tries: int = 100,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """ATOM's ``perturb_box`` for `num` proposals at once (§B.4).
+    """ATOM's ``perturb_box``, `num` proposals for each box at once (§B.4).
 
     Each proposal picks a sigma factor ``s`` uniformly from `sigma_factors`; with
     ``p = s * sqrt(w h)`` it draws ``cx, cy, w, h ~ N(true, p)``, replaces a width or height
@@ -142,33 +142,42 @@ def perturb_boxes(
     fix), and keeps it when ``IoU > min_iou``; otherwise ``p *= 0.9`` and it is redrawn, at most
     `max_tries` times (after which the last draw is kept, as in the reference).
 
+    Args:
+        boxes_xywh: (4,) or (N, 4) ground-truth boxes.
     Returns:
-        proposals (num, 4) float64 xywh, iou (num,) float64 (the IoU of each returned proposal).
+        proposals (num, 4) / (N, num, 4) float64 xywh and iou (num,) / (N, num) float64, the IoU
+        of each returned proposal with its box.
     """
-    box = np.asarray(box_xywh, dtype=np.float64).reshape(4)
-    cx, cy, w, h = box[0] + box[2] / 2, box[1] + box[3] / 2, box[2], box[3]
-    sig = np.asarray(sigma_factors, dtype=np.float64)[rng.integers(len(sigma_factors), size=num)]
+    gt = np.asarray(boxes_xywh, dtype=np.float64)
+    single = gt.ndim == 1
+    gt = gt.reshape(-1, 4)
+    ref = np.repeat(gt, num, axis=0)                                       # (M, 4), M = N * num
+    m = ref.shape[0]
+    cx, cy, w, h = ref[:, 0] + ref[:, 2] / 2, ref[:, 1] + ref[:, 3] / 2, ref[:, 2], ref[:, 3]
+    sig = np.asarray(sigma_factors, dtype=np.float64)[rng.integers(len(sigma_factors), size=m)]
     perturb = np.sqrt(w * h) * sig
-    out = np.zeros((num, 4))
-    ious = np.zeros(num)
-    todo = np.arange(num)
+    out = np.zeros((m, 4))
+    ious = np.zeros(m)
+    todo = np.arange(m)
     for _ in range(max_tries):
         k = todo.size
         p = perturb[todo]
-        c_x, c_y = rng.normal(cx, p), rng.normal(cy, p)
-        w_p, h_p = rng.normal(w, p), rng.normal(h, p)
-        w_p = np.where(w_p <= 1, w * rng.uniform(0.15, 0.5, k), w_p)
-        h_p = np.where(h_p <= 1, h * rng.uniform(0.15, 0.5, k), h_p)
+        c_x, c_y = rng.normal(cx[todo], p), rng.normal(cy[todo], p)
+        w_p, h_p = rng.normal(w[todo], p), rng.normal(h[todo], p)
+        w_p = np.where(w_p <= 1, w[todo] * rng.uniform(0.15, 0.5, k), w_p)
+        h_p = np.where(h_p <= 1, h[todo] * rng.uniform(0.15, 0.5, k), h_p)
         cand = np.round(np.stack([c_x - w_p / 2, c_y - h_p / 2, w_p, h_p], axis=-1))
-        cand[:, 2] = np.where(cand[:, 2] <= 1, w * rng.uniform(0.15, 0.5, k), cand[:, 2])
-        cand[:, 3] = np.where(cand[:, 3] <= 1, h * rng.uniform(0.15, 0.5, k), cand[:, 3])
-        iou = iou_xywh(box, cand)
+        cand[:, 2] = np.where(cand[:, 2] <= 1, w[todo] * rng.uniform(0.15, 0.5, k), cand[:, 2])
+        cand[:, 3] = np.where(cand[:, 3] <= 1, h[todo] * rng.uniform(0.15, 0.5, k), cand[:, 3])
+        iou = iou_xywh(ref[todo], cand)
         out[todo], ious[todo] = cand, iou
         todo = todo[iou <= min_iou]
         if todo.size == 0:
             break
         perturb[todo] *= 0.9
-    return out, ious
+    if single:
+        return out, ious
+    return out.reshape(-1, num, 4), ious.reshape(-1, num)
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,7 +188,7 @@ def _gauss_density(x: np.ndarray, std: np.ndarray) -> np.ndarray:
 
 
 def sample_box_gmm(
-    box_xywh: np.ndarray,
+    boxes_xywh: np.ndarray,
     proposal_sigma: tuple[tuple[float, float], ...],
     gt_sigma: tuple[float, float],
     num: int,
@@ -197,18 +206,27 @@ def sample_box_gmm(
     * ``gt_density`` = the density of ``delta`` under ``N(0, (g_c, g_c, g_s, g_s))`` for
       ``gt_sigma = (g_c, g_s)`` (the label distribution around the ground truth).
 
+    Args:
+        boxes_xywh: (4,) or (N, 4) ground-truth boxes.
     Returns:
-        proposals (num, 4) float64 xywh, proposal_density (num,), gt_density (num,).
+        proposals (num, 4) / (N, num, 4) float64 xywh, proposal_density and gt_density
+        (num,) / (N, num).
     """
-    box = np.asarray(box_xywh, dtype=np.float64).reshape(4)
+    gt = np.asarray(boxes_xywh, dtype=np.float64)
+    single = gt.ndim == 1
+    ref = np.repeat(gt.reshape(-1, 4), num, axis=0)                        # (M, 4)
+    m = ref.shape[0]
     sig = np.asarray(proposal_sigma, dtype=np.float64)                     # (K, 2)
     std = np.stack([sig[:, 0], sig[:, 0], sig[:, 1], sig[:, 1]], axis=-1)  # (K, 4)
-    comp = rng.integers(std.shape[0], size=num)
-    delta = std[comp] * rng.standard_normal((num, 4))                      # (num, 4)
+    comp = rng.integers(std.shape[0], size=m)
+    delta = std[comp] * rng.standard_normal((m, 4))                        # (M, 4)
     prop_density = _gauss_density(delta[:, None, :], std[None]).prod(-1).mean(-1)
     g = np.array([gt_sigma[0], gt_sigma[0], gt_sigma[1], gt_sigma[1]], dtype=np.float64)
     gt_density = _gauss_density(delta, g).prod(-1)
-    wh = box[2:4]
-    centre = box[:2] + wh / 2 + delta[:, :2] * wh
+    wh = ref[:, 2:4]
+    centre = ref[:, :2] + wh / 2 + delta[:, :2] * wh
     size = wh * np.exp(delta[:, 2:4])
-    return np.concatenate([centre - size / 2, size], axis=-1), prop_density, gt_density
+    props = np.concatenate([centre - size / 2, size], axis=-1)
+    if single:
+        return props, prop_density, gt_density
+    return props.reshape(-1, num, 4), prop_density.reshape(-1, num), gt_density.reshape(-1, num)

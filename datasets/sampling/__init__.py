@@ -7,13 +7,13 @@
 * `dataset`: the torch Dataset of video groups (P samples of one video) and its collate.
 """
 from datasets.sampling.dataset import GroupCollate, GroupedSampleDataset
-from datasets.sampling.frames import FrameSamplingConfig, causal_frame_ids, is_trainable, usable_frames
+from datasets.sampling.frames import CausalFrames, FrameSamplingConfig, causal_frame_ids, is_trainable, usable_frames
 from datasets.sampling.mixture import DatasetMixture, DrawnVideo
 from datasets.sampling.order import EpochGroupOrder
 from datasets.sampling.seeding import sample_rng
 
 __all__ = [
-    "FrameSamplingConfig", "causal_frame_ids", "is_trainable", "usable_frames",
+    "CausalFrames", "FrameSamplingConfig", "causal_frame_ids", "is_trainable", "usable_frames",
     "DatasetMixture", "DrawnVideo", "EpochGroupOrder", "GroupCollate", "GroupedSampleDataset",
     "sample_rng",
 ]

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from datasets.frames import FrameError, read_frame
 from datasets.processing.crops import InvalidSample
-from datasets.sampling.frames import FrameSamplingConfig, causal_frame_ids
+from datasets.sampling.frames import CausalFrames, FrameSamplingConfig
 from datasets.sampling.mixture import DatasetMixture, DrawnVideo
 from datasets.sampling.seeding import sample_rng
 
@@ -96,7 +96,7 @@ class GroupedSampleDataset(Dataset):
         skipped_before = self.mixture.num_skipped
         for _ in range(self.max_videos):
             video = self.mixture.draw(rng)
-            cache: dict[int, np.ndarray] = {}
+            cache: dict = {}                     # frame index -> image, "frames" -> CausalFrames
             samples = []
             for _p in range(self.samples_per_video):
                 sample = self._sample(video, rng, stats, cache)
@@ -112,9 +112,12 @@ class GroupedSampleDataset(Dataset):
         raise ValueError(f"item {key}: no usable sample after trying {self.max_videos} videos (see the warnings above)")
 
     def _sample(self, video: DrawnVideo, rng: np.random.Generator, stats: dict, cache: dict) -> dict | None:
+        """One sample of `video` (None after `max_redraws` failures). `cache` lives for the group."""
         seq = video.sequence
+        if "frames" not in cache:
+            cache["frames"] = CausalFrames(video.usable, self.frames_cfg)
         for _ in range(self.max_redraws):
-            before, after = causal_frame_ids(video.usable, self.frames_cfg, rng)
+            before, after = cache["frames"].draw(rng)
             ids = np.concatenate([before, after])
             try:
                 images = [self._frame(seq.frames, int(i), cache) for i in ids]

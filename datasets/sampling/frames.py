@@ -96,48 +96,74 @@ def _window_counts(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nda
     return np.where(hi > lo, prefix[hi] - prefix[lo], 0)
 
 
-def causal_frame_ids(
-    usable: np.ndarray, cfg: FrameSamplingConfig, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draw one sample's frames in causal mode (see the module docstring).
+class CausalFrames:
+    """Causal frame draws from one video; the feasible base frames are computed once per video
+    (the sample loader draws P samples and possibly redraws from the same video).
 
     Args:
         usable: (N,) bool mask from `usable_frames`.
         cfg: frame counts and gaps.
-        rng: the item's generator.
-    Returns:
-        (before_ids (num_before,), after_ids (num_after,)) int64, each sorted ascending; every id
-        is a usable frame; ``max(before_ids) < min(after_ids)`` for videos.
     Raises:
         ValueError: no base frame is feasible even with a window covering the whole video (the
             sequence should have failed `is_trainable`).
     """
-    usable = np.asarray(usable, dtype=bool)
-    n = usable.shape[0]
-    if n == 1:
-        if not usable[0]:
-            raise ValueError("the only frame of this one-frame sequence is not usable")
-        return np.zeros(cfg.num_before, np.int64), np.zeros(cfg.num_after, np.int64)
-    prefix = np.concatenate([[0], np.cumsum(usable)])
-    base = np.arange(n)
-    base_ok = usable & (base >= cfg.num_before - 1) & (base < n - cfg.num_after)
-    gap = cfg.max_gap
-    while True:
-        before_ok = (cfg.num_before == 1) | (_window_counts(prefix, base - gap, base) > 0)
-        after_ok = _window_counts(prefix, base + 1, base + gap) > 0
-        feasible = np.flatnonzero(base_ok & before_ok & after_ok)
-        if feasible.size:
-            break
-        if gap > n:
-            raise ValueError(
-                f"no feasible base frame: {int(usable.sum())} usable frames of {n} cannot give "
-                f"{cfg.num_before} before + {cfg.num_after} after frames"
-            )
-        gap += cfg.gap_increase
-    b = int(feasible[rng.integers(feasible.size)])
-    before_pool = np.flatnonzero(usable[max(b - gap, 0):b]) + max(b - gap, 0)
-    after_pool = np.flatnonzero(usable[b + 1:min(b + gap, n)]) + b + 1
-    extra = before_pool[rng.integers(before_pool.size, size=cfg.num_before - 1)] if cfg.num_before > 1 else []
-    before = np.sort(np.concatenate([[b], extra]).astype(np.int64))
-    after = np.sort(after_pool[rng.integers(after_pool.size, size=cfg.num_after)].astype(np.int64))
-    return before, after
+
+    def __init__(self, usable: np.ndarray, cfg: FrameSamplingConfig) -> None:
+        self.usable = np.asarray(usable, dtype=bool)
+        self.cfg = cfg
+        n = self.usable.shape[0]
+        if n == 1:
+            if not self.usable[0]:
+                raise ValueError("the only frame of this one-frame sequence is not usable")
+            self.feasible, self.gap = np.zeros(1, np.int64), 1
+            return
+        prefix = np.concatenate([[0], np.cumsum(self.usable)])
+        base = np.arange(n)
+        base_ok = self.usable & (base >= cfg.num_before - 1) & (base < n - cfg.num_after)
+        gap = cfg.max_gap
+        while True:
+            before_ok = (cfg.num_before == 1) | (_window_counts(prefix, base - gap, base) > 0)
+            after_ok = _window_counts(prefix, base + 1, base + gap) > 0
+            feasible = np.flatnonzero(base_ok & before_ok & after_ok)
+            if feasible.size:
+                break
+            if gap > n:
+                raise ValueError(
+                    f"no feasible base frame: {int(self.usable.sum())} usable frames of {n} cannot give "
+                    f"{cfg.num_before} before + {cfg.num_after} after frames"
+                )
+            gap += cfg.gap_increase
+        self.feasible, self.gap = feasible, gap
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(before_ids (num_before,), after_ids (num_after,)) int64, each sorted ascending; every
+        id is a usable frame; ``max(before_ids) < min(after_ids)`` for videos."""
+        cfg, usable, gap = self.cfg, self.usable, self.gap
+        n = usable.shape[0]
+        if n == 1:
+            return np.zeros(cfg.num_before, np.int64), np.zeros(cfg.num_after, np.int64)
+        b = int(self.feasible[rng.integers(self.feasible.size)])
+        lo = max(b - gap, 0)
+        after_pool = np.flatnonzero(usable[b + 1:min(b + gap, n)]) + (b + 1)
+        before = np.empty(cfg.num_before, np.int64)
+        before[0] = b
+        if cfg.num_before > 1:
+            before_pool = np.flatnonzero(usable[lo:b]) + lo
+            before[1:] = before_pool[rng.integers(before_pool.size, size=cfg.num_before - 1)]
+        before.sort()
+        after = np.sort(after_pool[rng.integers(after_pool.size, size=cfg.num_after)])
+        return before, after
+
+
+def causal_frame_ids(
+    usable: np.ndarray, cfg: FrameSamplingConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one sample's frames in causal mode (see the module docstring); `CausalFrames` once.
+
+    Returns:
+        (before_ids (num_before,), after_ids (num_after,)) int64, each sorted ascending; every id
+        is a usable frame; ``max(before_ids) < min(after_ids)`` for videos.
+    Raises:
+        ValueError: no feasible base frame (see `CausalFrames`).
+    """
+    return CausalFrames(usable, cfg).draw(rng)

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from datasets.roots import ENV_VARS, resolve_root
 from datasets.sampling import DatasetMixture, EpochGroupOrder, GroupCollate, GroupedSampleDataset
 from datasets.sequence import SequenceDataset
 from experiments.trainer.settings import DataSpec
@@ -35,7 +34,8 @@ def load_sources(specs: Iterable[DataSpec], ratios: Iterable[tuple[str, float]])
     """``(name, dataset, ratio)`` for each ``--data`` entry.
 
     Raises:
-        ValueError: no entry, or a name given twice. DatasetNotFoundError: a root is unset/missing.
+        ValueError: no entry, a name given twice, or an unknown split. KeyError: unknown benchmark.
+        DatasetNotFoundError: a root is unset or missing (the message names the flag and variable).
     """
     from datasets.loaders import get_dataset
 
@@ -49,10 +49,7 @@ def load_sources(specs: Iterable[DataSpec], ratios: Iterable[tuple[str, float]])
     ratio = dict(ratios)
     out = []
     for s in specs:
-        root = resolve_root(s.name, s.root, flag=f"--data {s.name}=DIR") if (s.root is None and s.name in ENV_VARS) else s.root
-        if root is None:
-            raise ValueError(f"--data {s.name}: no ROOT given and no environment variable is known for {s.name!r}")
-        ds = get_dataset(s.name, root=root, split=s.split or TRAIN_SPLITS.get(s.name))
+        ds = get_dataset(s.name, root=s.root, split=s.split or TRAIN_SPLITS.get(s.name), flag=f"--data {s.name}=DIR")
         if s.name not in ratio:
             log.info("data set %r is not in the preset's dataset_ratios; using ratio 1.0", s.name)
         out.append((s.name, ds, float(ratio.get(s.name, 1.0))))

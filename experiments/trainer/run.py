@@ -86,9 +86,20 @@ def _seed_all(seed: int) -> None:
     random.seed(seed)
 
 
-def _category_index(family: Any):
+def category_index_for(cfg: Any, family: Any):
+    """Category name -> LaSOT class index for the processing (DiMP batches' ``category``).
+
+    The family API's ``category_index`` when it has one, else the CIA family's table
+    (``trackers.cia.categories.category_index``) for CIA configs, else None (all -1).
+    """
     fn = getattr(family, "category_index", None)
-    return fn if callable(fn) else None
+    if callable(fn):
+        return fn
+    if getattr(cfg, "family", None) == "cia":
+        from trackers.cia.categories import category_index
+
+        return category_index
+    return None
 
 
 def train(
@@ -196,7 +207,7 @@ def _train(env, settings, cfg, family, sources, extra_hooks, frame_reader) -> Pa
             find_unused_parameters=settings.find_unused_parameters,
         )
     # -- data -------------------------------------------------------------------------------------
-    processing = build_processing(cfg.data, _category_index(family))
+    processing = build_processing(cfg.data, category_index_for(cfg, family))
     sources = sources if sources is not None else load_sources(settings.data, tc.dataset_ratios)
     kwargs = {} if frame_reader is None else {"frame_reader": frame_reader}
     dataset = GroupedSampleDataset(build_mixture(sources, processing), processing, tc.seed,

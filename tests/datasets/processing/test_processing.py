@@ -7,7 +7,9 @@ import torch
 
 from datasets.processing import build_processing
 from datasets.processing.config import IMAGENET_MEAN, IMAGENET_STD, DiMPProcessingConfig, OSTrackProcessingConfig
-from datasets.processing.crops import InvalidSample
+from datasets.geometry import crop_transform
+from datasets.processing.augment import finish_crop, jitter_boxes
+from datasets.processing.crops import CropSpec, InvalidSample, sample_windows
 from datasets.processing.dimp import DiMPProcessing
 from datasets.processing.labels import iou_xywh
 from datasets.processing.normalize import normalize_crops
@@ -25,7 +27,7 @@ def scene(box, hw=(180, 240), seed=0):
 
 def bright_bbox(crop):
     """xywh of the pixels brighter than mid-grey (edges: bilinear mixes, count > 50% as inside)."""
-    m = crop.min(axis=-1) > 170
+    m = (crop.min(axis=-1) if crop.ndim == 3 else crop) > 170
     ys, xs = np.nonzero(m)
     return np.array([xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()], float)
 
@@ -73,7 +75,10 @@ def test_ostrack_flip_mirrors_crops_and_boxes_consistently():
 def test_ostrack_grayscale_is_joint():
     g = ost_sample(OSTrackProcessingConfig(**{**OST.__dict__, "grayscale_prob": 1.0}), 1, BOXES)
     for role in ("template", "dynamic_template", "search"):
-        assert (g[role][..., 0] == g[role][..., 1]).all() and (g[role][..., 1] == g[role][..., 2]).all()
+        assert g[role].ndim == 2                                       # luma, replicated by the collate
+    batch = OSTrackProcessing(OST).collate([{**g, "video_id": 0}])
+    un = batch["search"][0] * torch.tensor(IMAGENET_STD).view(3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    torch.testing.assert_close(un[0], un[1]) and torch.testing.assert_close(un[1], un[2])
 
 
 def test_ostrack_batch_matches_interface_and_heatmap_decodes_to_box_centre():
@@ -111,14 +116,38 @@ def test_normalize_crops_hand_values():
     img = np.zeros((2, 1, 2, 3), np.uint8)
     img[:, 0, 0] = 255
     img[:, 0, 1] = 100
-    out = normalize_crops(img, np.array([1.0, 1.2], np.float32))
+    out = normalize_crops([img[0], img[1]], np.array([1.0, 1.2]))
     mean, std = np.array(IMAGENET_MEAN), np.array(IMAGENET_STD)
-    assert out.shape == (2, 3, 1, 2)
-    np.testing.assert_allclose(out[0, :, 0, 0], (1 - mean) / std, rtol=1e-5)
-    np.testing.assert_allclose(out[1, :, 0, 0], (1 - mean) / std, rtol=1e-5)          # 255*1.2 clamps to 1
-    np.testing.assert_allclose(out[1, :, 0, 1], (120 / 255 - mean) / std, rtol=1e-5)
+    assert out.shape == (2, 3, 1, 2) and out.is_contiguous() and out.dtype == torch.float32
+    np.testing.assert_allclose(out[0, :, 0, 0], (1 - mean) / std, rtol=1e-6)
+    np.testing.assert_allclose(out[1, :, 0, 0], (1 - mean) / std, rtol=1e-6)          # 255*1.2 clamps to 1
+    np.testing.assert_allclose(out[1, :, 0, 1], (120 / 255 - mean) / std, rtol=1e-6)
+    rgb = np.zeros((1, 2, 3), np.uint8)
+    rgb[0, 0] = (10, 20, 30)
+    np.testing.assert_allclose(normalize_crops([rgb])[0, :, 0, 0], (np.array([10, 20, 30]) / 255 - mean) / std, rtol=1e-6)
+    gray = np.full((1, 2), 51, np.uint8)
+    np.testing.assert_allclose(normalize_crops([gray])[0, :, 0, 1], (0.2 - mean) / std, rtol=1e-6)
     with pytest.raises(ValueError, match="uint8"):
-        normalize_crops(img.astype(np.float32))
+        normalize_crops([img[0].astype(np.float32)])
+
+
+def test_finish_crop_flip_and_gray():
+    crop = (np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 10)
+    np.testing.assert_array_equal(finish_crop(crop, gray=False, flip=True), crop[:, ::-1])
+    g = finish_crop(crop, gray=True, flip=False)
+    assert g.shape == (2, 3) and g[0, 0] == round(0.299 * 0 + 0.587 * 10 + 0.114 * 20)
+
+
+def test_sample_windows_equal_geometry_crop_transform():
+    rng = np.random.default_rng(0)
+    boxes = np.array([[10.0, 20, 30, 40], [50, 60, 20, 10]])
+    specs = [CropSpec(64, 2.0, 0.5, 0.2), CropSpec(128, 4.0, 3.0, 0.25)]
+    ts, in_crop = sample_windows(boxes, specs, np.random.default_rng(5))
+    win = jitter_boxes(boxes, [0.5, 3.0], [0.2, 0.25], np.random.default_rng(5))     # same draws
+    for k in range(2):
+        ref = crop_transform(win[k], specs[k].area_factor, specs[k].out_size)
+        assert ts[k] == ref
+        np.testing.assert_allclose(in_crop[k], ref.box_to_crop(boxes[k]), rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,8 +187,8 @@ def test_dimp_iou_batch_matches_interface_and_targets():
     assert "proposal_density" not in batch and "gt_density" not in batch
     assert batch["category"].tolist() == [69, -1, -1] and batch["video_id"].tolist() == [0, 1, 2]
     # frames-first layout: test_images[t, b] is sample b's test crop t
-    np.testing.assert_allclose(
-        batch["test_images"][1, 2].numpy(), normalize_crops(samples[2]["test_images"][1:2], samples[2]["brightness"][4:5])[0].numpy())
+    np.testing.assert_allclose(batch["test_images"][1, 2].numpy(),
+                               normalize_crops([samples[2]["test_images"][1]], samples[2]["brightness"][4:5])[0].numpy())
     # IoU targets = 2 IoU - 1 of the proposals with the test box
     iou = iou_xywh(batch["test_boxes"].numpy()[:, :, None, :].astype(np.float64), batch["test_proposals"].numpy())
     np.testing.assert_allclose(batch["proposal_iou"].numpy(), 2 * iou - 1, atol=1e-5)
@@ -189,11 +218,11 @@ def test_dimp_border_replicate_vs_constant():
     frames = [np.full_like(f, 200) for f in frames]
     boxes = np.tile(np.array(box, float), (6, 1))
     kw = {**DIMP.__dict__, "train_center_jitter": 0.0, "train_scale_jitter": 0.0, "test_center_jitter": 0.0,
-          "test_scale_jitter": 0.0}
+          "test_scale_jitter": 0.0, "brightness_jitter": 0.0}
     rep = DiMPProcessing(DiMPProcessingConfig(**{**kw, "border": "replicate"}))(frames, boxes, np.random.default_rng(0))
     con = DiMPProcessing(DiMPProcessingConfig(**{**kw, "border": "constant"}))(frames, boxes, np.random.default_rng(0))
-    assert (rep["train_images"] == 200).all()
-    assert (con["train_images"][0, 0, 0] == 0).all()                   # top-left corner is padding
+    assert all((c == 200).all() for c in rep["train_images"])
+    assert (con["train_images"][0][0, 0] == 0).all()                    # top-left corner is padding
 
 
 def test_build_processing_dispatch():
