@@ -48,5 +48,9 @@ def param_groups(model: nn.Module, cfg: HCTrackConfig) -> list[dict]:
 
 
 def build_tracker(cfg: HCTrackConfig, model: nn.Module, device: str | torch.device = "cpu") -> HCTrackTracker:
-    """Online tracker around a (trained) model; the contrastive head is never called."""
+    """Online tracker around a (trained) model; the contrastive head is never called.
+
+    The model is moved to `device` and switched to eval mode in place (call ``model.train()``
+    again to continue training after an evaluation).
+    """
     return HCTrackTracker(cfg, getattr(model, "module", model), device)
