@@ -69,7 +69,8 @@ def prroi_pool2d(features: Tensor, boxes_xyxy: Tensor, output_size: int | tuple[
         output_size: ``ph`` or ``(ph, pw)`` bins.
         spatial_scale: feature cells per image pixel (1/stride), applied to the box coordinates.
     Returns:
-        (N, M, C, ph, pw) bin averages; 0 for bins of zero area.
+        (N, M, C, ph, pw) bin averages in the dtype of `features`; 0 for bins of zero area.
+        Half / bfloat16 inputs are pooled in float32 (also under autocast).
     """
     ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
     if features.dim() != 4:
@@ -79,7 +80,16 @@ def prroi_pool2d(features: Tensor, boxes_xyxy: Tensor, output_size: int | tuple[
         raise ValueError(f"boxes_xyxy must be (N={n}, M, 4), got shape {tuple(boxes_xyxy.shape)}")
     if ph < 1 or pw < 1:
         raise ValueError(f"output_size must be >= 1, got {(ph, pw)}")
-    b = boxes_xyxy.to(features.dtype) * spatial_scale                        # (N, M, 4) feature coords
+    out_dtype = features.dtype
+    work = out_dtype if out_dtype in (torch.float32, torch.float64) else torch.float32
+    with torch.autocast(device_type=features.device.type, enabled=False):  # integrals in fp32 or wider
+        out = _pool(features.to(work), boxes_xyxy.to(work) * spatial_scale, ph, pw)
+    return out.to(out_dtype)
+
+
+def _pool(features: Tensor, b: Tensor, ph: int, pw: int) -> Tensor:
+    """`prroi_pool2d` body on feature-coordinate boxes b (N, M, 4), one dtype throughout."""
+    h, w = features.shape[-2:]
     ky, bh = _bin_weights(b[..., 1], b[..., 3], ph, h)                        # (N, M, ph, H), (N, M)
     kx, bw = _bin_weights(b[..., 0], b[..., 2], pw, w)                        # (N, M, pw, W), (N, M)
     area = bh * bw

@@ -119,3 +119,14 @@ def test_box_gradient_matches_finite_difference_of_reference():
         d[k] = eps
         fd.append((_reference(fmap, box + d, 1, 1, 1.0).sum() - _reference(fmap, box - d, 1, 1, 1.0).sum()) / (2 * eps))
     np.testing.assert_allclose(b.grad[0, 0].numpy(), np.array(fd), atol=1e-6)
+
+
+def test_half_inputs_pooled_in_float32_under_autocast():
+    feat = torch.randn(1, 3, 6, 6)
+    boxes = torch.tensor([[[3.0, 2.0, 17.0, 21.0]]])
+    ref = prroi_pool2d(feat, boxes, 2, 0.25)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = prroi_pool2d(feat.bfloat16(), boxes, 2, 0.25)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), prroi_pool2d(feat.bfloat16().float(), boxes, 2, 0.25).bfloat16().float())
+    assert (out.float() - ref).abs().max() < 0.05
