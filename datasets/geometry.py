@@ -138,6 +138,7 @@ def crop_image(
     transform: CropTransform,
     border: str = "constant",
     border_value: float | tuple[float, ...] = 0.0,
+    resize_if_aligned: bool = False,
 ) -> np.ndarray:
     """Resample the crop described by `transform` from an HxWxC uint8 image in one warp.
 
@@ -145,6 +146,14 @@ def crop_image(
         image: (H, W, 3) uint8 RGB (any channel count works).
         transform: from `crop_transform`.
         border: "constant" (fill with `border_value`) or "replicate".
+        resize_if_aligned: (added for the training pipeline; default off = unchanged behaviour)
+            when the window has whole-pixel bounds (see `snap_transform`), resample it with one
+            ``cv2.resize`` of the window (padded by ``cv2.copyMakeBorder`` where it leaves the
+            image) instead of ``cv2.warpAffine``. Same bilinear map (OpenCV's resize samples
+            ``x0 + (j + 0.5) / scale``, exactly this transform), 2-3x faster because resize is
+            separable; it differs from the warp only in the fixed-point precision of the weights
+            (the warp quantizes positions to 1/32 pixel) and, when upscaling, in the outermost
+            output row/column (resize clamps at the window edge). Other windows use the warp.
     Returns:
         (out_size, out_size, C) array of the image's dtype.
     """
@@ -154,6 +163,10 @@ def crop_image(
     if isinstance(border_value, (int, float)):
         border_value = (border_value,) * 4
     n = transform.out_size
+    if resize_if_aligned:
+        crop = _resize_aligned(image, transform, mode, border_value)
+        if crop is not None:
+            return crop
     # Downscaling by a large factor with plain bilinear aliases; INTER_AREA is not available for
     # warpAffine, so pre-blur is not done either: this matches OSTrack/pytracking (cv2.resize
     # bilinear after cropping) closely enough and keeps one warp per crop.
@@ -161,6 +174,36 @@ def crop_image(
         image, transform.affine_matrix(), (n, n), flags=cv2.INTER_LINEAR,
         borderMode=mode, borderValue=border_value,
     )
+
+
+def snap_transform(transform: CropTransform) -> CropTransform:
+    """The nearest window with whole-pixel bounds: side ``round(window_side)`` (>= 1), top-left
+    corner rounded (OSTrack's ``sample_target`` rounds its crop the same way). Moves the window by
+    at most half a pixel; `crop_image(..., resize_if_aligned=True)` then takes its fast path."""
+    side = max(1, int(round(transform.window_side)))
+    x0 = round(transform.cx - side / 2.0)
+    y0 = round(transform.cy - side / 2.0)
+    return CropTransform(cx=x0 + side / 2.0, cy=y0 + side / 2.0, scale=transform.out_size / side,
+                         out_size=transform.out_size)
+
+
+def _resize_aligned(image: np.ndarray, t: CropTransform, mode: int, border_value: tuple) -> np.ndarray | None:
+    """`crop_image`'s resize path, or None when the window is not whole-pixel aligned or misses the image."""
+    side_f = t.out_size / t.scale
+    side = int(round(side_f))
+    x0f, y0f = t.cx - side_f / 2.0, t.cy - side_f / 2.0
+    x0, y0 = int(round(x0f)), int(round(y0f))
+    if side < 1 or abs(side_f - side) > 1e-6 or abs(x0f - x0) > 1e-6 or abs(y0f - y0) > 1e-6:
+        return None
+    h, w = image.shape[:2]
+    xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + side, w), min(y0 + side, h)
+    if xb <= xa or yb <= ya:
+        return None                                       # window entirely outside: let the warp fill it
+    roi = image[ya:yb, xa:xb]
+    if (xa, ya, xb, yb) != (x0, y0, x0 + side, y0 + side):
+        roi = cv2.copyMakeBorder(roi, ya - y0, y0 + side - yb, xa - x0, x0 + side - xb, mode, value=border_value)
+    n = t.out_size
+    return cv2.resize(roi, (n, n), interpolation=cv2.INTER_LINEAR)
 
 
 def crop_around_box(

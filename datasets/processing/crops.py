@@ -1,9 +1,13 @@
-"""Training crops of one sample: jitter the boxes, check the windows, warp once per frame.
+"""Training crops of one sample: jitter the boxes, check the windows, resample once per frame.
 
 The crop is `datasets.geometry.crop_image` with a `datasets.geometry.CropTransform`, the same
-function and transform the online trackers use; `sample_windows` builds the transforms for all
-frames of a sample at once (vectorized), identical to ``crop_transform(window, factor, size)``
-for each jittered window (tested).
+function and transform the online trackers use. `sample_windows` builds the transforms of all
+frames of a sample at once (vectorized): ``crop_transform(window, factor, size)`` of each
+jittered window, then `datasets.geometry.snap_transform` (whole-pixel window bounds, as OSTrack's
+``sample_target`` rounds its crops; at most half a pixel on top of the jitter), so that
+``crop_image(..., resize_if_aligned=True)`` resamples with one ``cv2.resize`` instead of a
+``cv2.warpAffine`` (2-3x faster, benchmarks/RESULTS.md). Ground-truth boxes are mapped with the
+snapped transform, so boxes and pixels agree exactly.
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ class CropSpec:
 
 def sample_windows(boxes_xywh: np.ndarray, specs: list[CropSpec], rng: np.random.Generator
                    ) -> tuple[list[CropTransform], np.ndarray]:
-    """Jittered crop windows of every frame of a sample, and the ground truth in each crop.
+    """Jittered, whole-pixel crop windows of every frame of a sample, and the ground truth in each crop.
 
     Args:
         boxes_xywh: (N, 4) ground-truth boxes in image pixels, one per frame.
@@ -58,6 +62,10 @@ def sample_windows(boxes_xywh: np.ndarray, specs: list[CropSpec], rng: np.random
     side = np.sqrt(win[:, 2] * win[:, 3]) * np.array([s.area_factor for s in specs])
     scale = out / side
     c = win[:, :2] + win[:, 2:4] / 2
+    # snap to whole pixels (vectorized `snap_transform`): side rounded, top-left corner rounded
+    side_i = np.maximum(1.0, np.rint(side))
+    c = np.rint(c - side_i[:, None] / 2) + side_i[:, None] / 2
+    scale = out / side_i
     ts = [CropTransform(cx=float(c[k, 0]), cy=float(c[k, 1]), scale=float(scale[k]), out_size=int(out[k]))
           for k in range(b.shape[0])]
     in_crop = np.concatenate([(b[:, :2] - c) * scale[:, None] + out[:, None] / 2, b[:, 2:4] * scale[:, None]], axis=1)
@@ -66,7 +74,7 @@ def sample_windows(boxes_xywh: np.ndarray, specs: list[CropSpec], rng: np.random
 
 def crop_frames(images: list[np.ndarray], boxes_xywh: np.ndarray, specs: list[CropSpec], rng: np.random.Generator
                 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Crop every frame of a sample around its jittered box (one ``cv2.warpAffine`` each).
+    """Crop every frame of a sample around its jittered box (one OpenCV resample each).
 
     Returns:
         crops: N arrays (out_size, out_size, 3) uint8; boxes: (N, 4) float64 ground truth in crop pixels.
@@ -81,5 +89,5 @@ def crop_frames(images: list[np.ndarray], boxes_xywh: np.ndarray, specs: list[Cr
                 f"crop window centre ({t.cx:.1f}, {t.cy:.1f}) side {t.window_side:.1f} lies entirely outside "
                 f"the {img.shape[1]}x{img.shape[0]} image (all padding)", k,
             )
-        crops.append(crop_image(img, t, spec.border, spec.border_value))
+        crops.append(crop_image(img, t, spec.border, spec.border_value, resize_if_aligned=True))
     return crops, in_crop

@@ -130,6 +130,51 @@ def train(
         cleanup_distributed(env)
 
 
+def _open_run(out: Path, settings: RunSettings, cfg: Any, preset: str, world: int) -> dict | None:
+    """The checkpoint to resume (checked against the preset), or None for a new run whose
+    directory must not already hold one."""
+    if not settings.resume:
+        if (out / LAST).exists():
+            raise FileExistsError(f"{out / LAST} exists: pass --resume to continue that run, or choose another --out")
+        return None
+    path = out / LAST if settings.resume == "auto" else Path(settings.resume)
+    ckpt = load_checkpoint(path)
+    if ckpt["preset"] != preset:
+        raise CheckpointError(f"{path}: checkpoint of preset {ckpt['preset']!r}, cannot resume {preset!r}")
+    changed = diff_dicts(ckpt.get("config", {}), config_dict(cfg))
+    if changed:
+        log.warning("resuming %s with a changed config (%s); the run is no longer an exact continuation",
+                    path, ", ".join(changed[:10]))
+    if ckpt.get("world_size", world) != world:
+        log.warning("resuming %s with %d processes; it was written by %d", path, world, ckpt["world_size"])
+    return ckpt
+
+
+def _write_record(out: Path, meta: dict, cfg: Any, env: DistEnv, steps: int) -> None:
+    """config.json: resolved config, settings, seed, git state, batch and lr scaling, versions."""
+    tc = cfg.train
+    record = {**meta, "seed": tc.seed, "git": git_state(), "effective_batch": tc.batch_size * env.world_size,
+              "lr_scale": lr_scale(cfg, env.world_size), "steps_per_epoch": steps,
+              "torch": torch.__version__, "python": platform.python_version(), "device": env.device}
+    atomic_write_text(out / CONFIG, json.dumps(record, indent=2, default=str) + "\n")
+
+
+def _restore(ckpt: dict, source: str, model, optimizer, scheduler, scaler, env: DistEnv, seed: int) -> TrainState:
+    """Load every state of a training checkpoint; returns the position of the next step."""
+    load_state_dict_strict(model, ckpt["model"], source=source)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    if ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    if env.is_main:
+        restore_rng(ckpt["rng"])
+    else:  # only rank 0's RNG state is saved; the others restart from (seed, rank, step)
+        _seed_all(seed + 1000 * env.rank + 7919 * int(ckpt["global_step"]))
+    start = TrainState(int(ckpt["epoch"]), int(ckpt["epoch_step"]), int(ckpt["global_step"]))
+    log.info("resuming at epoch %d step %d (global step %d)", start.epoch, start.epoch_step, start.global_step)
+    return start
+
+
 def _train(env, settings, cfg, family, sources, extra_hooks, frame_reader) -> Path:
     from trackers.registry import family_api
 
@@ -143,70 +188,39 @@ def _train(env, settings, cfg, family, sources, extra_hooks, frame_reader) -> Pa
     world = env.world_size
     steps = tc.samples_per_epoch // (tc.batch_size * world)
     if steps < 1:
-        raise ValueError(
-            f"samples_per_epoch={tc.samples_per_epoch} is smaller than one step of "
-            f"batch_size {tc.batch_size} x {world} process(es)"
-        )
-    # -- run directory / resume ----------------------------------------------------------------
-    ckpt = None
-    if settings.resume:
-        path = out / LAST if settings.resume == "auto" else Path(settings.resume)
-        ckpt = load_checkpoint(path)
-        if ckpt["preset"] != preset:
-            raise CheckpointError(f"{path}: checkpoint of preset {ckpt['preset']!r}, cannot resume {preset!r}")
-        changed = diff_dicts(ckpt.get("config", {}), config_dict(cfg))
-        if changed:
-            log.warning("resuming %s with a changed config (%s); the run is no longer an exact continuation",
-                        path, ", ".join(changed[:10]))
-        if ckpt.get("world_size", world) != world:
-            log.warning("resuming %s with %d processes; it was written by %d", path, world, ckpt["world_size"])
-    elif (out / LAST).exists():
-        raise FileExistsError(f"{out / LAST} exists: pass --resume to continue that run, or choose another --out")
-    meta = {
-        "preset": preset, "config": config_dict(cfg), "settings": settings_dict(settings),
-        "world_size": world,
-    }
+        raise ValueError(f"samples_per_epoch={tc.samples_per_epoch} is smaller than one step of "
+                         f"batch_size {tc.batch_size} x {world} process(es)")
+    # -- run directory ------------------------------------------------------------------------
+    ckpt = _open_run(out, settings, cfg, preset, world)
+    meta = {"preset": preset, "config": config_dict(cfg), "settings": settings_dict(settings), "world_size": world}
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
         clean_stale_tmp(out)
         if ckpt is None:
-            record = {**meta, "seed": tc.seed, "git": git_state(), "effective_batch": tc.batch_size * world,
-                      "lr_scale": lr_scale(cfg, world), "steps_per_epoch": steps,
-                      "torch": torch.__version__, "python": platform.python_version(), "device": env.device}
-            atomic_write_text(out / CONFIG, json.dumps(record, indent=2, default=str) + "\n")
+            _write_record(out, meta, cfg, env, steps)
     barrier(env)
-    # -- model, optimizer ------------------------------------------------------------------------
+    # -- model, optimizer (identical initialization on every rank) -----------------------------
     _seed_all(tc.seed)
     model = family.build_model(cfg).to(env.device)
     actor = family.build_actor(cfg)
     if isinstance(actor, nn.Module):
         actor = actor.to(env.device)
-    groups = build_param_groups(model, cfg, world, getattr(family, "param_groups", None))
-    optimizer = build_optimizer(groups, cfg, env.device)
+    optimizer = build_optimizer(build_param_groups(model, cfg, world, getattr(family, "param_groups", None)),
+                                cfg, env.device)
     scheduler = build_scheduler(optimizer, cfg)
     amp_dtype = _amp_dtype(settings, cfg, env)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    start = TrainState()
     _seed_all(tc.seed + 1000 * env.rank + 1)
+    start = TrainState()
     if ckpt is not None:
-        load_state_dict_strict(model, ckpt["model"], source=str(settings.resume))
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        if env.is_main:
-            restore_rng(ckpt["rng"])
-        else:
-            _seed_all(tc.seed + 1000 * env.rank + 7919 * int(ckpt["global_step"]))
-        start = TrainState(int(ckpt["epoch"]), int(ckpt["epoch_step"]), int(ckpt["global_step"]))
-        log.info("resuming at epoch %d step %d (global step %d)", start.epoch, start.epoch_step, start.global_step)
+        start = _restore(ckpt, str(settings.resume), model, optimizer, scheduler, scaler, env, tc.seed)
     train_model: nn.Module = model
     if env.distributed:
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[env.local_rank] if env.device.startswith("cuda") else None,
             find_unused_parameters=settings.find_unused_parameters,
         )
-    # -- data -------------------------------------------------------------------------------------
+    # -- data ---------------------------------------------------------------------------------
     processing = build_processing(cfg.data, category_index_for(cfg, family))
     sources = sources if sources is not None else load_sources(settings.data, tc.dataset_ratios)
     kwargs = {} if frame_reader is None else {"frame_reader": frame_reader}
@@ -214,20 +228,19 @@ def _train(env, settings, cfg, family, sources, extra_hooks, frame_reader) -> Pa
                                    tc.videos_per_batch_pairs, **kwargs)
     make_loader = loader_factory(dataset, tc.batch_size // tc.videos_per_batch_pairs, steps, env.rank, world,
                                  settings.workers, tc.seed, pin_memory=env.device.startswith("cuda"))
-    # -- hooks, loop ------------------------------------------------------------------------------
+    # -- hooks, loop --------------------------------------------------------------------------
     csv_log = CSVLog(out / "log.csv")
     if ckpt is not None and env.is_main:
         csv_log.load(max_step=start.global_step)
-    trainer_hooks = [
+    hooks = [
         ProgressHook(settings.progress),
         LogHook(csv_log, out / "loss.png" if settings.plot else None, title=f"{preset} ({out.name})"),
         CheckpointHook(out, lambda: meta, settings.checkpoint_every, settings.keep_every, csv_log),
         *extra_hooks,
     ]
-    trainer = Trainer(train_model, actor, optimizer, scheduler, scaler, make_loader, env, tc.epochs, steps,
-                      grad_clip=tc.grad_clip, amp_dtype=amp_dtype, log_every=settings.log_every,
-                      checkpoint_every=settings.checkpoint_every, hooks=trainer_hooks)
-    trainer.train(start)
+    Trainer(train_model, actor, optimizer, scheduler, scaler, make_loader, env, tc.epochs, steps,
+            grad_clip=tc.grad_clip, amp_dtype=amp_dtype, log_every=settings.log_every,
+            checkpoint_every=settings.checkpoint_every, hooks=hooks).train(start)
     if env.is_main:
         atomic_torch_save(release_dict(preset, meta["config"], model.state_dict()), out / RELEASE)
         log.info("wrote %s", out / RELEASE)
