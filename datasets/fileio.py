@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 TMP_MARK = ".tmp-"
 
@@ -44,6 +45,49 @@ def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -
     except OSError:
         pass
     return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:  # persist a rename
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+@contextmanager
+def atomic_output_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path` for writers that need a file *name* (``cv2.VideoWriter``,
+    ``cv2.imwrite``): on a clean exit the file is fsynced and renamed to `path`; on an error it is
+    deleted. The temporary name keeps the suffix (``clip.mp4.tmp-<pid>.mp4``) because such writers
+    pick the format from it, and carries ``.tmp-`` so `clean_stale_tmp` removes a crashed one.
+
+    Raises:
+        FileNotFoundError: the body finished without creating the temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        if not tmp.is_file():
+            raise FileNotFoundError(f"{tmp}: the writer did not create the file meant for {path}")
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
