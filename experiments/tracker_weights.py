@@ -146,7 +146,8 @@ def _no_weights_message(preset: str) -> str:
         return (
             f"{preset}: the trained weights that ship with the repository are missing "
             f"({shipped_weights_path(preset)} does not exist). Train them with "
-            f"`python -m experiments.train {preset} --data synthetic` and pass "
+            f"`python -m datasets.synthetic data/synthetic && python -m experiments.train {preset} "
+            f"--data synthetic=data/synthetic` and pass "
             f"--weights {preset}=runs/{preset}/release.pt, or pass --random-init to profile the "
             "untrained network (its scores are meaningless)."
         )

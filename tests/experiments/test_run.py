@@ -220,3 +220,34 @@ def test_bad_arguments_exit_2(argv, needle, tmp_path, capsys):
     rc = main([*argv, "--out", str(tmp_path), "--data-root", str(tmp_path / "d"), "--no-progress"])
     assert rc == 2
     assert needle in capsys.readouterr().err
+
+
+def _got10k_test_split(synth_root: Path, root: Path, n: int) -> list[str]:
+    """A GOT-10k-layout test split from the synthetic val sequences, only the first box kept."""
+    names = []
+    for i in range(n):
+        src = synth_root / "val" / f"Synthetic_Val_{i + 1:06d}"
+        name = f"GOT-10k_Test_{i + 1:06d}"
+        dst = root / "test" / name
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.label"))
+        (dst / "groundtruth.txt").write_text((src / "groundtruth.txt").read_text().splitlines()[0] + "\n")
+        names.append(name)
+    (root / "test" / "list.txt").write_text("".join(f"{n}\n" for n in names))
+    return names
+
+
+@pytest.mark.slow
+def test_got10k_test_split_is_packed_not_scored(synth_root, tmp_path, no_plots):
+    import zipfile
+
+    names = _got10k_test_split(synth_root, tmp_path / "got10k", 2)
+    rc, printed = _main(["cia-tiny", "got10k", "--split", "test", "--data-root", str(tmp_path / "got10k"),
+                         "--out", str(tmp_path / "out"), "--random-init", "--no-progress"])
+    assert rc == 0
+    bench = tmp_path / "out" / "got10k-test"
+    assert not (bench / "report.json").exists() and no_plots == []
+    assert "withheld" in printed and "GOT-10k evaluation server" in printed
+    with zipfile.ZipFile(bench / "packed" / "cia-tiny.zip") as z:
+        assert sorted(z.namelist()) == sorted(f"{n}/{n}_{s}.txt" for n in names for s in ("001", "time"))
+        rows = z.read(f"{names[0]}/{names[0]}_001.txt").decode().splitlines()
+    assert len(rows) == N_FRAMES and "," in rows[1] and " " not in rows[1]
