@@ -4,7 +4,8 @@ A `DatasetMixture` holds named `SequenceDataset` objects with sampling weights (
 ``cfg.train.dataset_ratios``, e.g. LaSOT : GOT-10k : COCO : TrackingNet = 1 : 1 : 1 : 1 for
 OSTrack). A draw picks a data set with probability proportional to its ratio, then a sequence
 uniformly inside it; sequences failing `datasets.sampling.frames.is_trainable` are skipped
-(remembered per process, counted, logged once at INFO level) and another draw is made.
+(remembered per process, counted, logged once at INFO level) and another sequence of the same
+data set is drawn, so the ratios hold exactly (OSTrack's sampler does the same).
 
 Video ids: sequence ``j`` of data set ``d`` (in the order given) gets ``offset[d] + j`` with
 ``offset`` the running total of data-set lengths, so ids are unique across data sets and stable for
