@@ -235,7 +235,11 @@ def _train_cia18() -> TrainConfig:
 
 @register_preset("cia18")
 def cia18() -> CIAConfig:
-    """CIA18: DiMP18 base, ResNet-18, 288 px crops at area factor 5, 18x18 layer3 features."""
+    """CIA18: DiMP18 base, ResNet-18, 288 px crops at area factor 5, 18x18 layer3 features.
+
+    Tracking uses the training geometry and DiMP18's parameters; the CIA release tracked CIA18 at
+    352 px / factor 6 (SuperDiMP's) although it trained at 288 px / factor 5, a mismatch not copied.
+    """
     return CIAConfig(name="cia18")
 
 
@@ -244,7 +248,9 @@ def cia50() -> CIAConfig:
     """CIA50: SuperDiMP base, ResNet-50 (conv1..layer2 frozen), 352 px at factor 6, KL box regression.
 
     The classifier stays DiMP's (steepest descent + hinge), as in the CIA release's CIA50 actor;
-    SuperDiMP's own classifier is PrDiMP's Newton/KL one.
+    SuperDiMP's own classifier is PrDiMP's Newton/KL one. Tracking uses SuperDiMP's geometry and
+    relative-space box refinement; crops replicate the border (SuperDiMP's "inside_major" crop
+    mode is not reproduced: one crop function serves training and tracking).
     """
     model = CIAModelConfig(
         backbone_block="bottleneck", backbone_layers=(3, 4, 6), backbone_widths=(64, 128, 256),

@@ -1,7 +1,6 @@
 """Category-aware module: live dictionary atoms, encoder residual, class list and name mapping."""
 import json
 
-import pytest
 import torch
 
 from trackers.cia.categories import CLASSES_FILE, category_index, category_indices, lasot_classes

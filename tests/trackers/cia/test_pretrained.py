@@ -7,9 +7,7 @@ import torch
 import torchvision
 
 from trackers.cia import api
-from trackers.cia.pretrained import (
-    load_imagenet_backbone, load_pytracking_dimp, read_pytracking_checkpoint, remap_pytracking_dimp,
-)
+from trackers.cia.pretrained import load_pytracking_dimp, read_pytracking_checkpoint, remap_pytracking_dimp
 from trackers.common.checkpoint import CheckpointError
 from trackers.registry import get_config
 
