@@ -77,15 +77,16 @@ def plot_log(log: CSVLog, path: str | Path, title: str = "") -> Path | None:
         return [p[0] for p in pts], [p[1] for p in pts]
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    marker = "o" if len(log.rows) < 30 else None          # short runs: make single points visible
     for key in losses:
-        ax1.plot(*series(key), lw=1.0, label=key)
+        ax1.plot(*series(key), lw=1.0, label=key, marker=marker, ms=3)
     ax1.set_yscale("symlog", linthresh=1e-3)
     ax1.set_xlabel("step")
     ax1.set_title("losses (symlog)")
     ax1.legend(fontsize=7, ncol=2)
     ax1.grid(alpha=0.3)
     for key in lrs:
-        ax2.plot(*series(key), lw=1.0, label=key[3:])
+        ax2.plot(*series(key), lw=1.0, label=key[3:], marker=marker, ms=3)
     ax2.set_yscale("log")
     ax2.set_xlabel("step")
     ax2.set_title("learning rate")
