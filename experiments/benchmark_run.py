@@ -420,7 +420,7 @@ def run_benchmark(cfg: RunConfig) -> RunOutcome:
         failures.update({f"{name}: {k}": v for k, v in summary.failed.items()})
         result_dirs.append(results_dir)
         loaded[name] = {"weights": specs[name].describe()}
-        fps = f", {summary.fps:.1f} fps" if summary.fps else ""
+        fps = f", {summary.fps:.1f} fps incl. initialisation" if summary.fps else ""
         log.info("%s: %d sequence run(s) tracked, %d already done%s", name, len(summary.completed),
                  len(summary.skipped), fps)
     if failures:

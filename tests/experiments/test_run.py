@@ -66,6 +66,7 @@ def _toolkit_report(synth_root: Path, results: Path, trackers, tmp: Path) -> dic
     for t in trackers:
         shutil.copytree(results / t, tmp / "tk" / "GOT-10k" / t)
     exp = ExperimentGOT10k(str(synth_root), subset="val", result_dir=str(tmp / "tk"), report_dir=str(tmp / "tk_rep"))
+    exp.plot_curves = lambda *args, **kwargs: None   # its figure is not under test
     with contextlib.redirect_stdout(io.StringIO()):
         return exp.report(list(trackers))
 
@@ -251,3 +252,11 @@ def test_got10k_test_split_is_packed_not_scored(synth_root, tmp_path, no_plots):
         assert sorted(z.namelist()) == sorted(f"{n}/{n}_{s}.txt" for n in names for s in ("001", "time"))
         rows = z.read(f"{names[0]}/{names[0]}_001.txt").decode().splitlines()
     assert len(rows) == N_FRAMES and "," in rows[1] and " " not in rows[1]
+
+
+def test_unknown_sequence_name_exit_2(synth_root, tmp_path, capsys):
+    rc = main(["cia-tiny", "synthetic", "--data-root", str(synth_root), "--out", str(tmp_path), "--random-init",
+               "--sequences", "Synthetic_Val_000001,nosuch", "--no-progress"])
+    assert rc == 2
+    assert "nosuch" in capsys.readouterr().err
+    assert not (tmp_path / "synthetic" / "results").exists()    # nothing tracked
