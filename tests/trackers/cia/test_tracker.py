@@ -171,3 +171,18 @@ def test_box_refinement_ascends_and_selects():
     size = torch.exp(torch.log(torch.tensor([[10.0, 10.0], [10.0, 40.0]], dtype=torch.float64)).mean(0))
     torch.testing.assert_close(box, torch.cat([centres.mean(0) - size / 2, size]))
     assert s == pytest.approx(0.85)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_tracker_on_cuda_matches_cpu(tiny):
+    cfg, model = tiny
+    frames, box = _frames(3)
+    out = {}
+    for dev in ("cpu", "cuda"):
+        trk = api.build_tracker(cfg, model, device=dev)
+        trk.initialize(frames[0], box)
+        out[dev] = [trk.track(f).box_xywh for f in frames[1:]]
+    model.to("cpu")
+    for a, b in zip(out["cpu"], out["cuda"]):
+        np.testing.assert_allclose(a, b, atol=0.5)

@@ -130,3 +130,18 @@ def test_half_inputs_pooled_in_float32_under_autocast():
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), prroi_pool2d(feat.bfloat16().float(), boxes, 2, 0.25).bfloat16().float())
     assert (out.float() - ref).abs().max() < 0.05
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu_and_gradcheck():
+    g = torch.Generator().manual_seed(0)
+    feat = torch.randn(3, 4, 9, 11, generator=g, dtype=torch.float64)
+    boxes = torch.rand(3, 7, 4, generator=g, dtype=torch.float64) * 200 - 30
+    boxes[..., 2:] += boxes[..., :2] + 4
+    cpu = prroi_pool2d(feat, boxes, (3, 2), 1 / 16)
+    gpu = prroi_pool2d(feat.cuda(), boxes.cuda(), (3, 2), 1 / 16)
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-12, rtol=0)
+    f = feat[:1, :2, :5, :6].clone().cuda().requires_grad_(True)
+    b = torch.tensor([[[0.7, 1.3, 7.9, 6.2]]], dtype=torch.float64, device="cuda", requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, y: prroi_pool2d(x, y, 2, 0.5), (f, b))
