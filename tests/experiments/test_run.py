@@ -260,3 +260,20 @@ def test_unknown_sequence_name_exit_2(synth_root, tmp_path, capsys):
     assert rc == 2
     assert "nosuch" in capsys.readouterr().err
     assert not (tmp_path / "synthetic" / "results").exists()    # nothing tracked
+
+
+def test_check_run_info_ties_a_folder_to_its_weights(tmp_path):
+    from evaluation.results import write_box_file
+    from experiments.benchmark_run import RUN_INFO, check_run_info
+
+    fp = {"preset": "cia-tiny", "weights_source": "release", "weights_sha256": "a" * 64, "config_sha256": "c"}
+    d = tmp_path / "cia-tiny"
+    check_run_info(d, fp, {"device": "cpu"})                     # new folder: recorded
+    assert json.loads((d / RUN_INFO).read_text()) == {**fp, "device": "cpu"}
+    check_run_info(d, fp, {"device": "cuda"})                    # same weights: resumable
+    with pytest.raises(ValueError, match="weights_sha256: 'a+' there vs 'b+' now"):
+        check_run_info(d, {**fp, "weights_sha256": "b" * 64})
+    other = tmp_path / "foreign"
+    write_box_file(other / "seq" / "seq_001.txt", np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="no run_info.json"):
+        check_run_info(other, fp)
