@@ -124,10 +124,17 @@ def train(
         frame_reader: path -> RGB uint8 frame (default `datasets.frames.read_frame`).
     """
     env = init_distributed(settings.device)
+    flush_before = flush_denormal_enabled()
     try:
         return _train(env, settings, cfg, family, sources, list(hooks), frame_reader)
     finally:
+        torch.set_flush_denormal(flush_before)   # process-wide CPU state: give it back to the caller
         cleanup_distributed(env)
+
+
+def flush_denormal_enabled() -> bool:
+    """Whether the CPU currently flushes denormal floats to zero (``torch.set_flush_denormal``)."""
+    return float(torch.tensor([1e-39], dtype=torch.float32).mul(1.0)) == 0.0
 
 
 def _open_run(out: Path, settings: RunSettings, cfg: Any, preset: str, world: int) -> dict | None:

@@ -63,12 +63,16 @@ def test_crash_and_resume_matches_uninterrupted_run_exactly(tmp_path, toy_source
 
 
 def test_checkpoint_is_weights_only_and_complete(tmp_path, toy_sources, toy):
+    from experiments.trainer.run import flush_denormal_enabled
+
+    assert not flush_denormal_enabled()
     run = train(_settings(tmp_path / "r", plot=True), cfg=toy.Config(), family=toy.Family, sources=toy_sources)
     ck = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     for k in ("model", "optimizer", "scheduler", "scaler", "rng", "epoch", "epoch_step", "global_step",
               "config", "preset", "settings"):
         assert k in ck, k
     assert (ck["epoch"], ck["epoch_step"], ck["global_step"]) == (2, 0, 6)
+    assert not flush_denormal_enabled()            # the CPU flag set for training is given back
     assert ck["config"]["train"]["batch_size"] == 4 and ck["preset"] == "toy"
     # StepLR(1, 0.5) after 2 epochs, lr scaled by batch 4 / reference 4 = 1
     lrs = {g["name"]: g["lr"] for g in ck["optimizer"]["param_groups"]}
