@@ -234,6 +234,7 @@ def load_model(preset: str, weights: WeightsSpec, device: str = "cpu") -> Loaded
     import torch
 
     from trackers.common.checkpoint import load_state_dict_strict
+    from trackers.registry import training_only_prefixes
 
     cfg = get_config(preset)
     state: Mapping[str, "torch.Tensor"] | None = None
@@ -247,7 +248,9 @@ def load_model(preset: str, weights: WeightsSpec, device: str = "cpu") -> Loaded
         torch.manual_seed(RANDOM_INIT_SEED)
         model = api.build_model(cfg)
     if state is not None:
-        load_state_dict_strict(model, state, source=str(weights.path))
+        # release weights leave out the training-only modules (trackers/<family>/api.py)
+        load_state_dict_strict(model, state, source=str(weights.path),
+                               allow_missing=training_only_prefixes(cfg))
     elif weights.source == "pytracking":
         from trackers.cia.pretrained import load_pytracking_dimp
 

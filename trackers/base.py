@@ -14,7 +14,9 @@ Training (used by `experiments.train`): a family module (``trackers.hctrack.api`
   ``actor.after_step(model)`` runs after each optimizer step (CIA's momentum update);
 * ``param_groups(model, cfg) -> list[dict]``: optimizer groups with per-module learning rates;
 * ``build_tracker(cfg, model, device) -> OnlineTracker``: the inference tracker (training-only
-  heads are not called).
+  heads are not called);
+* ``TRAINING_ONLY_PREFIXES``: state-dict prefixes of training-only modules, which release
+  weights leave out.
 """
 from __future__ import annotations
 

@@ -65,3 +65,8 @@ def family_api(cfg: Any) -> ModuleType:
     if family not in FAMILIES:
         raise KeyError(f"config {type(cfg).__name__} has unknown family {family!r}")
     return importlib.import_module(FAMILIES[family] + ".api")
+
+
+def training_only_prefixes(cfg: Any) -> tuple[str, ...]:
+    """State-dict key prefixes of the family's training-only modules (absent from release weights)."""
+    return tuple(getattr(family_api(cfg), "TRAINING_ONLY_PREFIXES", ()))

@@ -4,10 +4,12 @@ Layout (``torch.load(path, weights_only=True)`` loads it)::
 
     {"format_version": 1, "kind": "release", "preset": str, "config": asdict(cfg), "model": state_dict}
 
-Choice: the release keeps the **whole** model state dict, training-only heads included (HCTrack's
-contrastive head, CIA's momentum encoder). They cost a few MB, and keeping them means
-``family.build_model(cfg)`` followed by a strict load works without any per-family list of
-exceptions, and a release can seed fine-tuning. The online trackers simply never call those parts.
+Choice: the release leaves out the family's training-only modules
+(``TRAINING_ONLY_PREFIXES`` in ``trackers/<family>/api.py``: HCTrack's contrastive head, CIA's
+momentum encoder), which the online trackers never call; a strict load then allows exactly those
+prefixes to be missing. This keeps the shipped tiny weights under 10 MB. Fine-tuning from a
+release rebuilds those modules from their initialisation (CIA: the momentum encoder starts as a
+copy of the query encoder, as Eq. 2 prescribes).
 """
 from __future__ import annotations
 
@@ -24,9 +26,23 @@ from trackers.common.checkpoint import CheckpointError, load_state_dict_strict, 
 RELEASE_VERSION = 1
 
 
-def release_dict(preset: str, config: dict, model_state: dict) -> dict:
+def training_only_prefixes_of(preset: str) -> tuple[str, ...]:
+    """Training-only state-dict prefixes of a registered preset's family (``trackers.registry``);
+    () for a preset the registry does not know (e.g. a test's toy family)."""
+    from trackers.registry import get_config, training_only_prefixes
+
+    try:
+        return training_only_prefixes(get_config(preset))
+    except KeyError:
+        return ()
+
+
+def release_dict(preset: str, config: dict, model_state: dict, drop_prefixes: tuple[str, ...] | None = None) -> dict:
+    """The release layout; `drop_prefixes` (default: the preset family's training-only prefixes)
+    are left out of the model state."""
+    drop = training_only_prefixes_of(preset) if drop_prefixes is None else tuple(drop_prefixes)
     return {"format_version": RELEASE_VERSION, "kind": "release", "preset": preset, "config": config,
-            "model": {k: v.detach().cpu() for k, v in model_state.items()}}
+            "model": {k: v.detach().cpu() for k, v in model_state.items() if not k.startswith(drop)}}
 
 
 def export_release(checkpoint: str | Path, out: str | Path) -> Path:
@@ -72,7 +88,7 @@ def load_release(path: str | Path, preset: str | None = None, model: nn.Module |
         raise CheckpointError(str(e.args[0]) if e.args else str(e)) from None
     state = obj["model"]
     if model is not None:
-        load_state_dict_strict(model, state, source=str(path))
+        load_state_dict_strict(model, state, source=str(path), allow_missing=training_only_prefixes_of(stored))
     return cfg, state
 
 

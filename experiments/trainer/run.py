@@ -249,7 +249,8 @@ def _train(env, settings, cfg, family, sources, extra_hooks, frame_reader) -> Pa
             grad_clip=tc.grad_clip, amp_dtype=amp_dtype, log_every=settings.log_every,
             checkpoint_every=settings.checkpoint_every, hooks=hooks).train(start)
     if env.is_main:
-        atomic_torch_save(release_dict(preset, meta["config"], model.state_dict()), out / RELEASE)
+        atomic_torch_save(release_dict(preset, meta["config"], model.state_dict(),
+                                       getattr(family, "TRAINING_ONLY_PREFIXES", ())), out / RELEASE)
         log.info("wrote %s", out / RELEASE)
     barrier(env)
     return out

@@ -9,6 +9,11 @@ from trackers.cia.dimp.label_predictors import initial_label_sigma
 from trackers.cia.model import CIANet
 
 
+#: state-dict prefixes of training-only modules (the momentum key encoder of Eq. 2), left out of
+#: release weights. The category classifier stays: its weights are the category encoder's atoms.
+TRAINING_ONLY_PREFIXES = ("momentum_encoder.",)
+
+
 def build_model(cfg: CIAConfig) -> CIANet:
     """The training graph of `cfg` (all enabled heads). Loads ``cfg.model.backbone_weights``
     (torchvision ImageNet state dict, weights-only) when set."""

@@ -11,6 +11,10 @@ from trackers.hctrack.pretrained import load_pretrained
 from trackers.hctrack.tracker import HCTrackTracker
 
 
+#: state-dict prefixes of training-only modules, left out of release weights
+TRAINING_ONLY_PREFIXES = ("contrastive_head.",)
+
+
 def build_model(cfg: HCTrackConfig) -> HCTrackModel:
     """The training graph (contrastive head included when ``loss.contrastive_weight > 0``).
 
