@@ -70,11 +70,15 @@ class CIATracker:
     # -- public API ----------------------------------------------------------------------------
     @torch.no_grad()
     def initialize(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
-        """Start a sequence. Raises ValueError for a bad image or an init box with NaN / zero size."""
+        """Start a sequence. Raises ValueError for a bad image, an init box with NaN / zero size, or
+        one with no overlap with the image (a box partly outside is used as given, as in DiMP)."""
         self._check_image(image)
         box = np.asarray(box_xywh, dtype=np.float64).reshape(-1)
         if box.shape != (4,) or not box_is_valid(box):
             raise ValueError(f"init box {np.asarray(box_xywh).tolist()} is invalid: needs finite x, y, w, h with w, h > 0")
+        h_img, w_img = image.shape[:2]
+        if box[0] >= w_img or box[1] >= h_img or box[0] + box[2] <= 0 or box[1] + box[3] <= 0:
+            raise ValueError(f"init box {box.tolist()} lies outside the {w_img}x{h_img} image")
         p = self.params
         rng = np.random.default_rng(p.seed)
         gen = torch.Generator().manual_seed(p.seed)
