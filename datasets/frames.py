@@ -6,6 +6,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from datasets.fileio import atomic_write_bytes
+
 cv2.setNumThreads(1)  # decoding runs inside data-loader workers; avoid thread oversubscription
 
 
@@ -58,12 +60,12 @@ def _is_truncated_jpeg(path: Path, data: np.ndarray) -> bool:
 
 
 def write_frame(path: str | Path, image_rgb: np.ndarray, quality: int = 92) -> None:
-    """Write an RGB uint8 image (JPEG or PNG by suffix). Raises OSError naming the file."""
+    """Write an RGB uint8 image (JPEG or PNG by suffix), atomically (`datasets.fileio`).
+    Raises OSError naming the file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     bgr = cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2BGR)
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
     ok, buf = cv2.imencode(path.suffix, bgr, params)
     if not ok:
         raise OSError(f"{path}: could not encode image")
-    buf.tofile(path)
+    atomic_write_bytes(path, buf.tobytes())

@@ -12,10 +12,12 @@ Per sequence and run it writes (via `evaluation.results`, atomically):
   ``got10k`` layout: one column per run, N x R, as the GOT-10k server expects);
 * ``<box file stem>_flags.json`` when any frame was flagged: ``{"frames": {"<i>": "<flag>"}}``.
 
-Resuming: a run whose box file exists with exactly one row per frame is skipped; a missing or
-truncated one (row count != frame count) is redone from frame 0. The box file is written last, so
-its presence means the run finished. Same floats give the same bytes, so a killed and resumed run
-produces box files byte-identical to an uninterrupted one (times naturally differ).
+Resuming: a run whose box file holds exactly one newline-terminated ``x,y,w,h`` row per frame is
+skipped; a missing or truncated one (row count != frame count, or a last line cut short by a
+non-atomic writer: no final newline or too few numbers) is redone from frame 0. The box file is
+written last, so its presence means the run finished. Same floats give the same bytes, so a
+killed and resumed run produces box files byte-identical to an uninterrupted one (times naturally
+differ).
 
 Output sanitation: a NaN / infinite / non-positive-size box returned by a tracker is replaced by
 the previous frame's box and the frame is flagged ``"invalid-output"`` (so raw files never hold
@@ -222,11 +224,10 @@ def _run_sequence(
     for run in range(1, runs + 1):
         key = seq.name if runs == 1 else f"{seq.name}#{run}"
         box_file = rf.box_path(out, seq.name, layout, run)
-        rows = rf.count_rows(box_file)
-        if rows == n:
+        if _finished(box_file, n):
             summary.skipped.append(key)
             continue
-        if rows:
+        if box_file.exists():
             summary.redone.append(key)
         try:
             boxes, times, flags = track_sequence(tracker_factory(), seq)
@@ -246,6 +247,21 @@ def _run_sequence(
         summary.completed.append(key)
         summary.frames += n
         summary.seconds += float(times.sum())
+
+
+def _finished(box_file: Path, n: int) -> bool:
+    """`box_file` is a complete result of `n` frames: `n` newline-terminated rows of 4 numbers (a
+    file cut inside its last line also has `n` lines, but no final newline or a short row)."""
+    try:
+        data = box_file.read_bytes()
+    except FileNotFoundError:
+        return False
+    if not data.endswith(b"\n") or data.count(b"\n") != n:
+        return False
+    try:
+        return rf.parse_rows(data.decode("ascii"), str(box_file), 4).shape == (n, 4)
+    except ValueError:  # includes UnicodeDecodeError
+        return False
 
 
 def _read_failures(out: Path) -> dict:
