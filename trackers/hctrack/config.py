@@ -116,8 +116,12 @@ class HCTrackInferenceConfig:
     hann_window: bool = True                # multiply the score map by hann2d (OSTrack) before the argmax
     cache_template: bool = True             # reuse template K/V between frames (False: recompute per frame)
     clip_min_size: float = 10.0             # minimum box side after clipping to the image (OSTrack margin 10)
+    precision: str = "fp32"                 # network autocast: "fp32" (off) | "bf16" | "fp16" (GPU; bf16 also CPU)
+    compile: bool = False                   # torch.compile the search branch (first frame pays the compile)
 
     def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"inference.precision={self.precision!r} must be 'fp32', 'bf16' or 'fp16'")
         if self.update_interval < 0:
             raise ValueError(f"inference.update_interval={self.update_interval} must be >= 0")
         if self.clip_min_size <= 0:

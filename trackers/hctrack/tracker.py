@@ -16,6 +16,14 @@ Per sequence:
   is recomputed. T never changes.
 * a NaN / non-positive network box repeats the previous box with ``flag="fallback"`` and score 0.
 
+Speed: everything runs under ``torch.inference_mode``; per frame the host waits for the device
+once (one transfer of the score and the box); ``inference.precision`` ("bf16" / "fp16") runs the
+network under autocast (outputs converted back to float32) and ``inference.compile`` wraps the
+search branch in ``torch.compile`` (its first call compiles). `run_network` is the network step
+alone (what ``experiments.profile`` times as "model"). Building a tracker calls
+`trackers.common.allocator.retain_freed_memory` (process-wide glibc malloc thresholds), so the
+per-frame tensors reuse the same pages instead of page-faulting fresh ones every frame.
+
 Init box: NaN/inf or w, h <= 0 -> ValueError naming the box; a box with no overlap with the image
 -> ValueError; a box partly outside the image is clipped to it (``clip_box_xywh``) first.
 """
@@ -30,6 +38,7 @@ from torch import Tensor, nn
 from datasets.geometry import CropTransform, box_convert, box_is_valid, clip_box_xywh, crop_image, crop_transform
 from datasets.processing.config import IMAGENET_MEAN, IMAGENET_STD
 from trackers.base import TrackResult
+from trackers.common.allocator import retain_freed_memory
 from trackers.hctrack.config import HCTrackConfig
 from trackers.hctrack.head import decode_boxes, hann2d
 from trackers.hctrack.hfei import TemplateFeatures
@@ -72,6 +81,7 @@ class HCTrackTracker:
     """
 
     def __init__(self, cfg: HCTrackConfig, model: nn.Module, device: str | torch.device = "cpu") -> None:
+        retain_freed_memory()
         self.cfg = cfg
         self.name = cfg.name
         self.device = torch.device(device)
@@ -80,6 +90,9 @@ class HCTrackTracker:
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
         self._window = hann2d(cfg.search_grid).to(self.device)
         self._state: _SequenceState | None = None
+        inf = cfg.inference
+        self._amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[inf.precision]
+        self._search_fn = torch.compile(self.model.forward_search) if inf.compile else self.model.forward_search
 
     # -- helpers ----------------------------------------------------------------------------
     def _to_tensor(self, crop: np.ndarray) -> Tensor:
@@ -99,9 +112,28 @@ class HCTrackTracker:
     def _clip(self, box: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
         return clip_box_xywh(box, hw, min_size=min(self.cfg.inference.clip_min_size, hw[0], hw[1]))
 
+    def _autocast(self):
+        enabled = self._amp_dtype is not None
+        return torch.autocast(self.device.type, dtype=self._amp_dtype or torch.float32, enabled=enabled)
+
     @torch.inference_mode()
     def _features(self, template: Tensor, dynamic_template: Tensor) -> TemplateFeatures:
-        return self.model.forward_template(template, dynamic_template)
+        with self._autocast():
+            return self.model.forward_template(template, dynamic_template)
+
+    @torch.inference_mode()
+    def run_network(self, search: Tensor) -> dict[str, Tensor]:
+        """Search branch + head of a prepared crop ``(1, 3, Sx, Sx)`` with the cached template features.
+
+        Returns the model's `forward_search` dict; floating maps are float32 whatever the precision.
+        """
+        if self._state is None:
+            raise ValueError("HCTrack.run_network called before initialize")
+        with self._autocast():
+            out = self._search_fn(search, self._state.features)
+        if self._amp_dtype is not None:
+            out = {k: v.float() if v.is_floating_point() else v for k, v in out.items()}
+        return out
 
     # -- public -------------------------------------------------------------------------------
     def initialize(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
@@ -131,12 +163,12 @@ class HCTrackTracker:
         x, transform = self._crop(image, st.box, d.search_factor, d.search_size)
         if not cfg.inference.cache_template:
             st.features = self._features(st.template, st.dynamic_template)
-        out = self.model.forward_search(x, st.features)
+        out = self.run_network(x)
         score_map = out["score_map"]
-        score = float(score_map.max())
         windowed = score_map * self._window if cfg.inference.hann_window else score_map
         pred, _ = decode_boxes(windowed, out["offset_map"], out["size_map"])
-        pred = pred[0].double().cpu().numpy()
+        readout = torch.cat([score_map.amax().reshape(1), pred[0]]).cpu().double().numpy()  # one sync
+        score, pred = float(readout[0]), readout[1:]
         if not (np.isfinite(pred).all() and pred[2] > 0 and pred[3] > 0 and np.isfinite(score)):
             result = TrackResult(st.box.copy(), 0.0, "fallback")
         else:

@@ -1,0 +1,98 @@
+"""Per-frame latency of every tracker preset against its compute floor (batch 1, random weights).
+
+For each preset: the network forward of one frame alone ("model") and the whole ``track()`` step
+on a 640x480 frame ("track"), after warm-up, median over ``--frames`` frames; the FLOPs of both
+(``torch.utils.flop_counter``, multiply-add = 2 FLOPs) and the measured FLOP/s of a 2048^3 matmul
+in the same dtype on the same device, measured right before the preset in the same run, so every
+latency is also a ratio to its compute floor (FLOPs / matmul FLOP/s). The details of what is timed
+are in `experiments.profiling` (shared with ``python -m experiments.profile``).
+
+Run from the repository root (no install needed)::
+
+    PYTHONPATH=. python benchmarks/speed.py                      # CPU, 2 threads, all presets
+    PYTHONPATH=. python benchmarks/speed.py --device cuda --json benchmarks/results/speed_cuda.json
+    PYTHONPATH=. python benchmarks/speed.py --presets hctrack cia18 --frames 50 --threads 1
+
+Prints a Markdown table and writes JSON (default ``benchmarks/results/speed_<device>.json``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python benchmarks/speed.py` without PYTHONPATH
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_PRESETS = ("hctrack", "cia18", "cia50", "hctrack-tiny", "cia-tiny")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch + OpenCV)")
+    ap.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS))
+    ap.add_argument("--frames", type=int, default=30, help="timed frames per measurement (median)")
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"),
+                    help="one or more; each preset is run in each")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    ap.add_argument("--no-flops", action="store_true", help="skip FLOP counting")
+    ap.add_argument("--json", default=None, help="output file (default benchmarks/results/speed_<device>.json)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import torch
+
+    from datasets.fileio import atomic_write_text
+    from experiments.profiling import (TABLE_HEADER, ProfileConfig, machine_info, matmul_rate, profile_preset,
+                                       set_threads, table_row)
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"error: --device {args.device} but torch.cuda.is_available() is False", file=sys.stderr)
+        return 2
+    set_threads(args.threads)
+    info_start = machine_info(args.device)
+    rate_fp32 = matmul_rate(args.device)
+    print(f"# speed: {info_start.get('gpu') or info_start['cpu']} ({args.device}), CPU {info_start['cpu']}, "
+          f"{args.threads} threads, torch {info_start['torch']}, load {info_start['load_average_1min']}")
+    print(f"# matmul 2048^3 fp32: {rate_fp32 / 1e9:.1f} GFLOP/s\n")
+    print(TABLE_HEADER, flush=True)
+    results = []
+    t_start = time.perf_counter()
+    for precision in args.precision:
+        for preset in args.presets:
+            pc = ProfileConfig(preset, device=args.device, threads=args.threads, frames=args.frames,
+                               warmup=args.warmup, precision=precision, compile=args.compile,
+                               count_flops=not args.no_flops)
+            try:
+                r = profile_preset(pc)
+            except ValueError as e:  # e.g. a precision switch the family lacks
+                print(f"| `{preset}` | skipped: {e} |", flush=True)
+                continue
+            results.append(r)
+            print(table_row(r), flush=True)
+    info_end = machine_info(args.device)
+    rate_end = matmul_rate(args.device)
+    print(f"\n# matmul 2048^3 fp32 at the end: {rate_end / 1e9:.1f} GFLOP/s; load {info_end['load_average_1min']}; "
+          f"{time.perf_counter() - t_start:.0f} s")
+    out = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / f"speed_{args.device.split(':')[0]}.json"
+    payload = {
+        "machine": info_start, "load_average_1min_end": info_end["load_average_1min"],
+        "matmul_fp32_flops_per_s": {"start": rate_fp32, "end": rate_end},
+        "args": vars(args), "results": [r.to_json() for r in results],
+    }
+    atomic_write_text(out, json.dumps(payload, indent=1))
+    print(f"# wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

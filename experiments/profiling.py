@@ -1,0 +1,391 @@
+"""Latency measurement of the online trackers, shared by ``python -m experiments.profile`` and
+``benchmarks/speed.py``.
+
+What is measured (batch 1, random weights unless a model is passed in, after warm-up):
+
+* **model**: the network forward of one frame alone, on a search crop already on the device
+  (HCTrack: search branch + head + argmax decoding with the cached template features; CIA: backbone
+  -> instance/category modules -> classification features -> filter response, and the IoU-Net
+  test-branch features). See `model_step`.
+* **track**: the whole ``tracker.track(frame)`` call on a 640x480 uint8 RGB frame of a synthetic
+  video: crop (one OpenCV warp), upload, network, read-out of the box to the host, and the
+  tracker's own online work (HCTrack: dynamic-template bookkeeping; CIA: IoU-Net box refinement,
+  sample memory and filter updates).
+* **FLOPs** of both, counted with `torch.utils.flop_counter.FlopCounterMode` (a multiply-add = 2
+  FLOPs; convolutions, matmuls and attention, i.e. the ops a compute floor is made of; element-wise
+  ops are not counted). The track FLOPs are the mean over the same frames as the timing, counted in
+  a separate pass of a fresh tracker (same video, same seeds, so the same work).
+* **compute floor** = FLOPs / measured FLOP/s of a 2048^3 matmul (in the run's dtype) on the
+  same device in the same run; every latency is also given as a ratio to its floor.
+
+Timing: CPU with ``time.perf_counter`` around each call; CUDA with a pair of CUDA events per call
+(model step) after a ``torch.cuda.synchronize()``, and perf_counter for ``track()`` (which ends
+with a host read-out, i.e. a synchronisation). Medians are reported (and the minimum, which is
+what an idle machine would give when the CPU is shared).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """One profiling run of one preset.
+
+    Attributes:
+        preset: registered tracker preset (``hctrack``, ``cia18``, ...).
+        device: "cpu" or "cuda" (or "cuda:N").
+        threads: torch and OpenCV CPU threads.
+        frames: timed frames (median over them), model step and ``track()`` each.
+        warmup: untimed calls before each timing.
+        precision: "fp32" | "bf16" | "fp16" (autocast of the network; see the tracker configs).
+        compile: ``torch.compile`` the network forward.
+        frame_size: (width, height) of the synthetic video frames.
+        count_flops: also count FLOPs (a second pass over the same frames).
+        seed: weights and video.
+    """
+
+    preset: str
+    device: str = "cpu"
+    threads: int = 2
+    frames: int = 30
+    warmup: int = 5
+    precision: str = "fp32"
+    compile: bool = False
+    frame_size: tuple[int, int] = (640, 480)
+    count_flops: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r}; expected one of {PRECISIONS}")
+        if self.frames < 1 or self.warmup < 0 or self.threads < 1:
+            raise ValueError(f"frames={self.frames} >= 1, warmup={self.warmup} >= 0, threads={self.threads} >= 1 required")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"device={self.device!r}: expected 'cpu' or 'cuda[:N]'")
+
+
+# -- machine -----------------------------------------------------------------------------------
+def set_threads(n: int) -> None:
+    """Use `n` CPU threads in torch (intra-op) and OpenCV."""
+    import cv2
+
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> float | None:
+    """1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def machine_info(device: str = "cpu") -> dict[str, Any]:
+    """Hardware and library versions to store next to every figure."""
+    import cv2
+
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "platform": platform.platform(),
+        "load_average_1min": load_average(),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        dev = torch.device(device)
+        props = torch.cuda.get_device_properties(dev)
+        info.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2 ** 30, 1),
+                    cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
+                    tf32_matmul=torch.backends.cuda.matmul.allow_tf32)
+    return info
+
+
+def synchronize(device: str | torch.device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# -- timing ------------------------------------------------------------------------------------
+def time_calls(fn: Callable[[], Any], device: str | torch.device, n: int, warmup: int = 3) -> np.ndarray:
+    """Seconds of each of `n` calls of ``fn()`` after `warmup` untimed calls, shape (n,).
+
+    CUDA: one event pair per call (GPU time between the events, the host is synchronised once
+    at the end); CPU: ``time.perf_counter`` around each call.
+    """
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    if torch.device(device).type == "cuda":
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
+        for start, end in events:
+            start.record()
+            fn()
+            end.record()
+        torch.cuda.synchronize(device)
+        return np.array([s.elapsed_time(e) / 1e3 for s, e in events])
+    out = np.empty(n)
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out[i] = time.perf_counter() - t0
+    return out
+
+
+def matmul_rate(device: str | torch.device = "cpu", n: int = 2048, reps: int = 10,
+                dtype: torch.dtype = torch.float32) -> float:
+    """Measured FLOP/s of an ``n x n @ n x n`` matmul (``2 n^3`` FLOPs), median of `reps` calls."""
+    g = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
+    b = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
+    with torch.inference_mode():
+        times = time_calls(lambda: torch.mm(a, b), device, reps, warmup=2)
+    return 2.0 * n ** 3 / float(np.median(times))
+
+
+# -- FLOP counting -----------------------------------------------------------------------------
+def _sdpa_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    """``q k^T`` and ``attn v``: ``2 B H Nq Nk (d_qk + d_v)``."""
+    b, h, nq, d = query
+    nk, dv = key[-2], value[-1]
+    return 2 * b * h * nq * nk * (d + dv)
+
+
+def _custom_flop_mapping() -> dict:
+    """Formulas FlopCounterMode lacks: the CPU fused attention kernel (torch <= 2.14)."""
+    mapping = {}
+    op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if op is not None:
+        mapping[op] = _sdpa_flops
+    return mapping
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of ``fn()`` (matmuls, convolutions, attention; FMA = 2 FLOPs)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False, custom_mapping=_custom_flop_mapping()) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def synthetic_video(n_frames: int, width: int = 640, height: int = 480, seed: int = 0
+                    ) -> tuple[list[np.ndarray], np.ndarray]:
+    """A textured background and a textured 80x60 target moving on a smooth path.
+
+    Returns:
+        (frames: n_frames (height, width, 3) uint8 RGB arrays, initial box (4,) xywh float64).
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    background = cv2.resize(rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8), (width, height))
+    target = cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (80, 60), interpolation=cv2.INTER_NEAREST)
+    tw, th = 80, 60
+    t = np.arange(n_frames)
+    xs = (width - tw) / 2 + 0.3 * (width - tw) * np.sin(2 * np.pi * t / 90)
+    ys = (height - th) / 2 + 0.3 * (height - th) * np.sin(2 * np.pi * t / 70)
+    frames = []
+    for x, y in zip(xs.astype(int), ys.astype(int)):
+        img = background.copy()
+        img[y:y + th, x:x + tw] = target
+        frames.append(img)
+    return frames, np.array([xs[0].round(), ys[0].round(), tw, th], dtype=np.float64)
+
+
+# -- trackers ------------------------------------------------------------------------------------
+def build_preset(preset: str, device: str, precision: str = "fp32", compile: bool = False,
+                 seed: int = 0, model: torch.nn.Module | None = None):
+    """(config, model, tracker) of a preset with random weights (or `model`), precision/compile set.
+
+    The precision and compile switches are the families' own config fields (``inference.precision``
+    / ``inference.compile`` for HCTrack, ``tracker.precision`` / ``tracker.compile`` for CIA);
+    a family without them accepts only fp32 without compile (ValueError otherwise).
+    """
+    from trackers.registry import family_api, get_config
+
+    cfg = get_config(preset)
+    section = "inference" if cfg.family == "hctrack" else "tracker"
+    sub = getattr(cfg, section)
+    overrides = {}
+    for name, value, default in (("precision", precision, "fp32"), ("compile", compile, False)):
+        if hasattr(sub, name):
+            overrides[f"{section}.{name}"] = value
+        elif value != default:
+            raise ValueError(f"preset {preset!r} has no {section}.{name} switch (asked for {name}={value!r})")
+    if overrides:
+        cfg = get_config(preset, overrides)
+    api = family_api(cfg)
+    torch.manual_seed(seed)
+    if model is None:
+        model = api.build_model(cfg)
+    tracker = api.build_tracker(cfg, model, device)
+    return cfg, model, tracker
+
+
+def model_step(cfg, tracker, frame: np.ndarray) -> Callable[[], Any]:
+    """A zero-argument callable running the network forward of one frame (see module docstring).
+
+    The tracker must be initialised; the search crop of `frame` around the tracker's current box
+    is prepared once, on the device.
+    """
+    if cfg.family == "hctrack":
+        d = cfg.data
+        x, _ = tracker._crop(frame, tracker._state.box, d.search_factor, d.search_size)
+        return lambda: tracker.run_network(x)
+    if cfg.family == "cia":
+        from datasets.geometry import crop_image, crop_transform
+        from trackers.cia.dimp.filter_ops import apply_filter
+
+        p, st = tracker.params, tracker._state
+        t = crop_transform(np.concatenate([st["center"] - st["size"] / 2, st["size"]]), p.search_area_scale,
+                           p.image_sample_size)
+        x = tracker._to_tensor(crop_image(frame, t, border=p.border)[None])
+        net = tracker.net
+
+        @torch.no_grad()  # as CIATracker (FlopCounterMode's module tracker fails on parameters passed
+        def step():       # as module inputs under inference_mode: the category atoms)
+            l2, l3, clf = tracker._features(x)
+            scores = apply_filter(clf[None], st["filter"])
+            return scores, net.box_head.get_iou_feat(l2, l3)
+
+        return step
+    raise KeyError(f"no model step for family {cfg.family!r}")
+
+
+# -- one preset ----------------------------------------------------------------------------------
+@dataclass
+class ProfileResult:
+    """Figures of one preset (seconds, FLOPs, FLOP/s)."""
+
+    config: dict
+    matmul_flops_per_s: float
+    model_seconds: list[float]
+    track_seconds: list[float]
+    model_flops: int | None = None
+    track_flops: float | None = None
+    compile_seconds: float | None = None
+    track_flags: dict[str, int] = field(default_factory=dict)
+
+    @staticmethod
+    def _summary(times: list[float], flops: float | None, rate: float) -> dict[str, float | None]:
+        med = statistics.median(times)
+        floor = flops / rate if flops else None
+        return {
+            "median_ms": med * 1e3, "min_ms": min(times) * 1e3, "fps": 1.0 / med,
+            "gflop": flops / 1e9 if flops else None,
+            "floor_ms": floor * 1e3 if floor else None,
+            "ratio": med / floor if floor else None,
+            "ratio_min": min(times) / floor if floor else None,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self._summary(self.model_seconds, self.model_flops, self.matmul_flops_per_s),
+            "track": self._summary(self.track_seconds, self.track_flops, self.matmul_flops_per_s),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "summary": self.summary()}
+
+
+def profile_preset(pc: ProfileConfig, rate: float | None = None, model: torch.nn.Module | None = None) -> ProfileResult:
+    """Time (and count) the model step and ``track()`` of one preset.
+
+    Args:
+        pc: what to run.
+        rate: matmul FLOP/s to divide by; measured here (in the precision's dtype) when None.
+        model: use these weights instead of random ones.
+    """
+    set_threads(pc.threads)
+    dev = pc.device
+    if rate is None:
+        rate = matmul_rate(dev, dtype=_DTYPES[pc.precision])
+    cfg, model, tracker = build_preset(pc.preset, dev, pc.precision, pc.compile, pc.seed, model)
+    n_video = 1 + pc.warmup + pc.frames
+    w, h = pc.frame_size
+    frames, box = synthetic_video(n_video, w, h, pc.seed)
+
+    t0 = time.perf_counter()
+    tracker.initialize(frames[0], box)
+    step = model_step(cfg, tracker, frames[1])
+    step()                                                               # compiles when compile=True
+    synchronize(dev)
+    compile_s = time.perf_counter() - t0 if pc.compile else None
+    model_s = time_calls(step, dev, pc.frames, pc.warmup)
+
+    tracker.initialize(frames[0], box)
+    flags: dict[str, int] = {}
+    for frame in frames[1:1 + pc.warmup]:
+        tracker.track(frame)
+    synchronize(dev)
+    track_s = np.empty(pc.frames)
+    for i, frame in enumerate(frames[1 + pc.warmup:]):
+        t0 = time.perf_counter()
+        res = tracker.track(frame)
+        track_s[i] = time.perf_counter() - t0
+        flags[res.flag or "ok"] = flags.get(res.flag or "ok", 0) + 1
+
+    model_flops = track_flops = None
+    if pc.count_flops:
+        model_flops = count_flops(step)
+        tracker.initialize(frames[0], box)
+        for frame in frames[1:1 + pc.warmup]:
+            tracker.track(frame)
+        total = count_flops(lambda: [tracker.track(f) for f in frames[1 + pc.warmup:]])
+        track_flops = total / pc.frames
+    return ProfileResult(
+        config=dataclasses.asdict(pc), matmul_flops_per_s=rate, model_seconds=model_s.tolist(),
+        track_seconds=track_s.tolist(), model_flops=model_flops, track_flops=track_flops,
+        compile_seconds=compile_s, track_flags=flags,
+    )
+
+
+# -- output ------------------------------------------------------------------------------------
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+TABLE_HEADER = ("| preset | device | prec. | thr. | GFLOP model | model ms (min) | model / floor "
+                "| GFLOP track | track ms (min) | track / floor | track FPS |\n"
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def table_row(r: ProfileResult) -> str:
+    """One Markdown row of `TABLE_HEADER`."""
+    c, s = r.config, r.summary()
+    m, t = s["model"], s["track"]
+    prec = c["precision"] + (" +compile" if c["compile"] else "")
+    return (f"| `{c['preset']}` | {c['device']} | {prec} | {c['threads']} | {_fmt(m['gflop'], '.2f')} | "
+            f"{m['median_ms']:.1f} ({m['min_ms']:.1f}) | {_fmt(m['ratio'], '.2f')} | {_fmt(t['gflop'], '.2f')} | "
+            f"{t['median_ms']:.1f} ({t['min_ms']:.1f}) | {_fmt(t['ratio'], '.2f')} | {t['fps']:.1f} |")
