@@ -21,15 +21,28 @@ def load_weights_only(path: str | Path, map_location: str | torch.device = "cpu"
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        detail = _unpickler_detail(e)
+        if "Unsupported operand" in str(e):  # bytes that are no pickle at all (garbage, a cut file)
+            raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {detail}") from None
         raise CheckpointError(
             f"{path}: refused to load: the file contains pickled Python objects, not only tensors "
-            f"(weights-only loading). Re-export it as a plain state dict. Details: {str(e).splitlines()[0]}"
+            f"(weights-only loading). Re-export it as a plain state dict. Details: {detail}"
         ) from None
     except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {e}") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
+                              f"{str(e) or type(e).__name__}") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict at the top level, got {type(obj).__name__}")
     return obj
+
+
+def _unpickler_detail(e: Exception) -> str:
+    """The informative part of torch's weights-only error (the text after "WeightsUnpickler
+    error:", e.g. "Unsupported global: GLOBAL os.system ..." or "Unsupported operand 110")."""
+    text = str(e)
+    _, sep, rest = text.partition("WeightsUnpickler error:")
+    lines = [line.strip() for line in (rest if sep else text).splitlines() if line.strip()]
+    return lines[0].split(". Please use")[0] if lines else type(e).__name__  # not torch's allowlisting advice
 
 
 def load_state_dict_strict(
