@@ -59,7 +59,7 @@ def load_npz(path: Path, stamp: str) -> dict[str, np.ndarray] | None:
             return {k: z[k] for k in z.files}
     except FileNotFoundError:
         return None
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):   # EOFError: an empty file
         return None  # corrupt or foreign: rebuilt by the caller
 
 

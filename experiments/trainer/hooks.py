@@ -69,12 +69,13 @@ class LogHook(Hook):
 
 class CheckpointHook(Hook):
     """``last.pt`` at every epoch end and every ``every`` steps; ``epoch_XXXX.pt`` copies every
-    ``keep_every`` epochs. Saves are atomic; the CSV log is rewritten with each checkpoint.
+    ``keep_every`` epochs. Saves are atomic; the CSV log is rewritten before each checkpoint.
 
     Args:
         out: run directory.
         meta: ``() -> dict`` of the run's fixed fields (preset, config, settings, world_size).
-        csv_log: rewritten at each checkpoint so the log never runs ahead of the checkpoint.
+        csv_log: rewritten just before each checkpoint, so the log never lags behind it (resuming
+            drops the rows after the checkpoint's step: `CSVLog.load`).
     """
 
     def __init__(self, out: str | Path, meta: Callable[[], dict], every: int = 0, keep_every: int = 0,
@@ -89,14 +90,14 @@ class CheckpointHook(Hook):
             return None
         s = trainer.state
         epoch, epoch_step = (s.epoch + 1, 0) if s.epoch_step == trainer.steps_per_epoch else (s.epoch, s.epoch_step)
+        if self.csv is not None:  # log first: a kill between the two leaves the log ahead, never behind
+            self.csv.write()
         path = save_checkpoint(
             self.out / LAST, **self.meta(),
             model=unwrap(trainer.model).state_dict(), optimizer=trainer.optimizer.state_dict(),
             scheduler=trainer.scheduler.state_dict(), scaler=trainer.scaler.state_dict(), rng=capture_rng(),
             epoch=epoch, epoch_step=epoch_step, global_step=s.global_step,
         )
-        if self.csv is not None:
-            self.csv.write()
         return path
 
     def after_step(self, trainer: Trainer, stats: dict, row: dict | None) -> None:

@@ -1,7 +1,8 @@
 """Training log: a CSV of averaged losses and learning rates, and a PNG of the curves.
 
 Rows are kept in memory and the whole file is rewritten atomically (`datasets.fileio`) at each
-epoch end and checkpoint, so ``log.csv`` always matches the latest checkpoint; on resume the rows
+epoch end and just before each checkpoint, so ``log.csv`` holds every row up to the latest
+checkpoint (a crash between the two writes leaves it ahead, never behind); on resume the rows
 after the checkpoint's step are dropped.
 """
 from __future__ import annotations
