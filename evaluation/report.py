@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence as Seq
 
 import numpy as np
 
-from datasets.fileio import atomic_write_text
+from datasets.fileio import atomic_write_text, clean_stale_tmp
 from datasets.sequence import Sequence, SequenceDataset
 from evaluation.protocols import Protocol, get_protocol
 from evaluation.results import BoxAdapter, TrackerResults, load_tracker_results
@@ -242,9 +242,11 @@ def evaluate_trackers(
     if plots_dir is not None:
         from evaluation.plots import plot_evaluation
 
+        clean_stale_tmp(plots_dir)  # temporary files of a crashed earlier run
         plot_evaluation(out, plots_dir)
     if tables_dir is not None:
         from evaluation.reports import write_tables
 
+        clean_stale_tmp(tables_dir)
         write_tables(out, tables_dir)
     return out

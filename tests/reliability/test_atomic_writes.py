@@ -127,6 +127,9 @@ def test_runner_scoring_plots_tables_packing_video_are_atomic(tmp_path, tools, r
     res = tmp_path / "out" / "results" / "blob"
     run_tracker(tools.BlobTracker, ds, res, runs=2, progress=False)
     _all_arrived_by_rename(res, renames)
+    for debris in (f"plots/success.png{TMP_MARK}9", f"tables/trackers.csv{TMP_MARK}9"):   # a crashed earlier run
+        (tmp_path / "out" / debris).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "out" / debris).write_text("partial")
     evaluate_trackers("got10k", [res], dataset=ds, json_path=tmp_path / "out" / "report.json",
                       plots_dir=tmp_path / "out" / "plots", tables_dir=tmp_path / "out" / "tables")
     pack_results("got10k", res, tmp_path / "out" / "packed" / "blob.zip", dataset=ds)

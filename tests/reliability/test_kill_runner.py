@@ -21,6 +21,7 @@ from evaluation.runner import run_tracker
 LENGTHS = (9, 12, 7, 11, 8)
 RUNS = 2
 KILLS = 5
+SEED = 20240611     # kill points
 
 
 def _box_bytes(d: Path) -> dict[str, bytes]:
@@ -73,7 +74,7 @@ def test_runner_survives_seeded_sigkills_with_byte_identical_results(tmp_path, t
     assert len(reference) == len(LENGTHS) * RUNS
 
     out = tmp_path / "killed" / "blob"
-    rng = np.random.default_rng(20240611)
+    rng = np.random.default_rng(SEED)
     kills, launches = 0, 0
     while kills < KILLS:
         left = _remaining_frames(ds, out)

@@ -22,6 +22,7 @@ from trackers.common.checkpoint import CheckpointError, load_weights_only
 
 KILLS = 3
 STEPS = 12          # ToyConfig: 3 epochs x 16 samples / batch 4
+SEED = 7            # kill points
 
 
 class Report(Hook):
@@ -61,7 +62,7 @@ def test_trainer_survives_seeded_sigkills_with_identical_parameters(tmp_path, to
     ref = _train(tmp_path / "ref", sources, tools)
 
     out = tmp_path / "killed"
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(SEED)
     kills, stale = 0, 0
     while kills < KILLS:
         done = load_checkpoint(out / LAST)["global_step"] if (out / LAST).exists() else 0
