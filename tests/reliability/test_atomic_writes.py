@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 import re
 from pathlib import Path
@@ -20,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasets import fileio
 from datasets.fileio import TMP_MARK, atomic_write, atomic_write_bytes, clean_stale_tmp
 from datasets.loaders.got10k import GOT10kDataset
 from evaluation import results as rf
@@ -253,8 +251,9 @@ def test_sigkill_inside_a_write_then_readers_and_restarts(tmp_path, tools, tally
         (run / name).write_bytes(b"partial")
     cfg = tools.ToyConfig()
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=1, samples_per_epoch=4))
+    data = GOT10kDataset(tools.write_got10k(tmp_path / "tr", (20,), "train"), "train")
     train(RunSettings(preset="toy", out=str(run), device="cpu", progress=False, plot=False), cfg=cfg,
-          family=tools.ToyFamily, sources=[("got10k", GOT10kDataset(tools.write_got10k(tmp_path / "tr", (20,), "train"), "train"), 1.0)])
+          family=tools.ToyFamily, sources=[("got10k", data, 1.0)])
     assert not tools.tmp_files(run) and (run / "last.pt").is_file()
     tally.add("stale_tmp_cleaned", 3)
 

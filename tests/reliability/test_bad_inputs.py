@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -72,7 +72,8 @@ def test_label_meta_and_count_errors_name_file_and_line(got, tally):
     cases = [
         (dirs[0] / "cover.label", "8\n8\n9\n8\n8\n8\n", r"cover.label:3: value 9 outside 0..8"),
         (dirs[0] / "absence.label", "0\n0\n0\nyes\n0\n0\n", r"absence.label:4: expected one integer"),
-        (dirs[0] / "meta_info.ini", "[METAINFO]\nobject_class: square\nresolution: 64 by 48\n", r"meta_info.ini:3: resolution"),
+        (dirs[0] / "meta_info.ini", "[METAINFO]\nobject_class: square\nresolution: 64 by 48\n",
+         r"meta_info.ini:3: resolution"),
         (dirs[0] / "groundtruth.txt", "1,2,3,4\n" * 5, r"groundtruth.txt: 5 annotation rows but 6 frames"),
     ]
     for path, text, pattern in cases:
@@ -93,7 +94,8 @@ def test_empty_sequences_are_clear_errors(got, tally):
     with pytest.raises(AnnotationError, match=rf"{re.escape(str(dirs[0]))}: no frames .* \(empty sequence\)"):
         ds[ds.names[0]]
     (dirs[1] / "groundtruth.txt").write_text("\n\n")
-    with pytest.raises(AnnotationError, match=rf"{re.escape(str(dirs[1] / 'groundtruth.txt'))}:1: empty annotation file"):
+    empty_gt = re.escape(str(dirs[1] / "groundtruth.txt"))
+    with pytest.raises(AnnotationError, match=rf"{empty_gt}:1: empty annotation file"):
         ds[ds.names[1]]
     (root / "val" / "list.txt").write_text("\n")
     with pytest.raises(AnnotationError, match=r"list.txt:1: the list is empty"):
@@ -125,15 +127,48 @@ def _jpeg(tmp_path: Path) -> Path:
     return p
 
 
-FRAME_CASES = [  # (what, corrupt(path) -> path, message pattern)
-    ("missing", lambda p: (p.unlink(), p)[1], "frame file not found"),
-    ("empty file", lambda p: (p.write_bytes(b""), p)[1], "frame file is empty"),
-    ("truncated to half", lambda p: (p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), p)[1], "truncated|corrupt"),
-    ("end marker cut", lambda p: (p.write_bytes(p.read_bytes()[:-2]), p)[1], "truncated"),
-    ("not an image", lambda p: (p.write_bytes(b"<html>404 not found</html>"), p)[1], "not a decodable image"),
-    ("a folder", lambda p: (p.unlink(), p.mkdir(), p)[2], "cannot read frame"),
-    ("truncated PNG", lambda p: (p.with_suffix(".png").write_bytes(cv2.imencode(".png", np.full((H, W, 3), 7, np.uint8))[1]
-                                                                   .tobytes()[:60]), p.with_suffix(".png"))[1], "corrupt or truncated"),
+def _missing(p: Path) -> Path:
+    p.unlink()
+    return p
+
+
+def _cut(keep: Callable[[int], int]) -> Callable[[Path], Path]:
+    def cut(p: Path) -> Path:
+        data = p.read_bytes()
+        p.write_bytes(data[: keep(len(data))])
+        return p
+
+    return cut
+
+
+def _replace(data: bytes) -> Callable[[Path], Path]:
+    def replace(p: Path) -> Path:
+        p.write_bytes(data)
+        return p
+
+    return replace
+
+
+def _folder(p: Path) -> Path:
+    p.unlink()
+    p.mkdir()
+    return p
+
+
+def _cut_png(p: Path) -> Path:
+    png = p.with_suffix(".png")
+    png.write_bytes(cv2.imencode(".png", np.full((H, W, 3), 7, np.uint8))[1].tobytes()[:60])
+    return png
+
+
+FRAME_CASES = [  # (what, corrupt(path) -> path of the bad file, message pattern)
+    ("missing", _missing, "frame file not found"),
+    ("empty file", _replace(b""), "frame file is empty"),
+    ("truncated to half", _cut(lambda n: n // 2), "truncated|corrupt"),
+    ("end marker cut", _cut(lambda n: n - 2), "truncated"),
+    ("not an image", _replace(b"<html>404 not found</html>"), "not a decodable image"),
+    ("a folder", _folder, "cannot read frame"),
+    ("truncated PNG", _cut_png, "corrupt or truncated"),
 ]
 
 
@@ -245,7 +280,8 @@ def test_runner_records_a_zero_size_init_box_naming_the_sequence(got, tools, tmp
     gt.write_text(gt.read_text().replace(gt.read_text().splitlines()[0], "10.0,10.0,0.0,9.0", 1))
     with pytest.raises(TrackingFailedError, match=ds.names[1]) as e:
         run_tracker(tools.BlobTracker, ds, tmp_path / "blob", progress=False)
-    assert f"sequence {ds.names[1]!r}: initial box [10.0, 10.0, 0.0, 9.0] is not a valid box" in e.value.failures[ds.names[1]]
+    expected = f"sequence {ds.names[1]!r}: initial box [10.0, 10.0, 0.0, 9.0] is not a valid box"
+    assert expected in e.value.failures[ds.names[1]]
     tally.add("bad_inputs")
 
 
@@ -419,7 +455,8 @@ def test_resuming_a_checkpoint_of_another_preset_is_refused(tmp_path, tools, tal
 
     ck = save_checkpoint(tmp_path / "run" / "last.pt", preset="cia-tiny", model={}, optimizer={}, scheduler={},
                          rng={}, epoch=0, epoch_step=1, global_step=1)
-    with pytest.raises(CheckpointError, match=rf"{re.escape(str(ck))}: checkpoint of preset 'cia-tiny', cannot resume 'toy'"):
+    expected = rf"{re.escape(str(ck))}: checkpoint of preset 'cia-tiny', cannot resume 'toy'"
+    with pytest.raises(CheckpointError, match=expected):
         train(RunSettings(preset="toy", out=str(tmp_path / "run"), resume="auto", device="cpu", progress=False),
               cfg=tools.ToyConfig(), family=tools.ToyFamily, sources=[])
     tally.add("bad_inputs")

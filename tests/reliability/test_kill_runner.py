@@ -26,7 +26,8 @@ SEED = 20240611     # kill points
 
 def _box_bytes(d: Path) -> dict[str, bytes]:
     """Relative path -> bytes of every run's box file (``<seq>/<seq>_NNN.txt``)."""
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.glob("*/*.txt")) if re.search(r"_\d{3}\.txt$", p.name)}
+    runs = [p for p in sorted(d.glob("*/*.txt")) if re.search(r"_\d{3}\.txt$", p.name)]
+    return {str(p.relative_to(d)): p.read_bytes() for p in runs}
 
 
 def _remaining_frames(ds: GOT10kDataset, out: Path) -> int:
