@@ -149,3 +149,20 @@ def test_truncated_or_corrupt_checkpoint_is_refused_naming_the_file(tmp_path, to
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_weights_only(run / "release.pt")
     tally.add("bad_inputs", len(cases) + 2)
+
+
+def test_killed_while_writing_the_release_resumes_to_the_same_release(tmp_path, tools):
+    """Killed after the last checkpoint, before ``release.pt`` landed: resuming the finished run
+    trains nothing and writes the same release."""
+    root = tools.write_got10k(tmp_path / "data", (20, 21), split="train")
+    sources = [("got10k", GOT10kDataset(root, "train"), 1.0)]
+    cfg = tools.ToyConfig()
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=1))
+    run = train(_settings(tmp_path / "run", False), cfg=cfg, family=tools.ToyFamily, sources=sources)
+    release = load_weights_only(run / "release.pt")["model"]
+    rows = _log(run)
+    (run / "release.pt").rename(run / f"release.pt.tmp-{12345}")     # what a kill mid-write leaves
+    train(_settings(run, True), cfg=cfg, family=tools.ToyFamily, sources=sources)
+    again = load_weights_only(run / "release.pt")["model"]
+    assert again.keys() == release.keys() and all(torch.equal(again[k], release[k]) for k in release)
+    assert _log(run) == rows and not tools.tmp_files(run)
