@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from datasets.fileio import atomic_torch_save
@@ -37,22 +38,34 @@ def training_only_prefixes_of(preset: str) -> tuple[str, ...]:
         return ()
 
 
-def release_dict(preset: str, config: dict, model_state: dict, drop_prefixes: tuple[str, ...] | None = None) -> dict:
+def release_dict(preset: str, config: dict, model_state: dict, drop_prefixes: tuple[str, ...] | None = None,
+                 dtype: torch.dtype | None = None) -> dict:
     """The release layout; `drop_prefixes` (default: the preset family's training-only prefixes)
-    are left out of the model state."""
+    are left out of the model state; floating-point tensors are cast to `dtype` if given (e.g.
+    ``torch.float16`` halves the file; loading casts back to the model's dtype)."""
     drop = training_only_prefixes_of(preset) if drop_prefixes is None else tuple(drop_prefixes)
+
+    def cast(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().cpu()
+        return v.to(dtype) if dtype is not None and v.is_floating_point() else v
+
     return {"format_version": RELEASE_VERSION, "kind": "release", "preset": preset, "config": config,
-            "model": {k: v.detach().cpu() for k, v in model_state.items() if not k.startswith(drop)}}
+            "model": {k: cast(v) for k, v in model_state.items() if not k.startswith(drop)}}
 
 
-def export_release(checkpoint: str | Path, out: str | Path) -> Path:
-    """Write the slim release file `out` from a training checkpoint (atomic).
+def export_release(checkpoint: str | Path, out: str | Path, dtype: torch.dtype | None = None) -> Path:
+    """Write the slim release file `out` from a training checkpoint or another release (atomic),
+    optionally casting floating-point weights to `dtype` (the shipped tiny weights are float16).
 
     Raises:
-        FileNotFoundError / CheckpointError: the checkpoint is missing or not a training checkpoint.
+        FileNotFoundError / CheckpointError: the file is missing or neither kind of file.
     """
-    ckpt = load_checkpoint(checkpoint)
-    return atomic_torch_save(release_dict(ckpt["preset"], ckpt["config"], ckpt["model"]), out)
+    obj = load_weights_only(checkpoint)
+    if obj.get("kind") == "training":
+        obj = load_checkpoint(checkpoint)
+    elif obj.get("kind") != "release" or "model" not in obj or "preset" not in obj:
+        raise CheckpointError(f"{checkpoint}: neither a training checkpoint nor a release file")
+    return atomic_torch_save(release_dict(obj["preset"], obj["config"], obj["model"], dtype=dtype), out)
 
 
 def load_release(path: str | Path, preset: str | None = None, model: nn.Module | None = None) -> tuple[Any, dict]:
