@@ -242,8 +242,10 @@ def _run_info_extra(loaded, cfg: RunConfig) -> dict:
 
 def save_videos(dataset: SequenceDataset, results_dir: Path, video_dir: Path, tracker: str) -> list[Path]:
     """One MP4 per sequence (run 1's boxes) into `video_dir`; existing videos are kept."""
+    from datasets.fileio import clean_stale_tmp
     from experiments.video import write_sequence_video
 
+    clean_stale_tmp(video_dir)  # ``<seq>.mp4.tmp-<pid>.mp4`` left by a killed run
     written = []
     for seq in dataset:
         path = video_dir / f"{seq.name}.mp4"
