@@ -20,11 +20,12 @@ Why it is cheap: the integral factorises. With ``K(a, b, c) = integral_a^b hat(t
               = (Ky @ F @ Kx^T)[i, j] / (bw bh)
 
 so pooling is two small weight matrices per box (``Ky (ph, H)``, ``Kx (pw, W)``) contracted with
-the map: a batched matmul, no sampling loops. ``K`` is a difference of the hat's antiderivative
-(a C1 piecewise quadratic), so gradients w.r.t. the box corners are exact as well.
+the map: two batched matmuls (the first one for all boxes of an image at once), no sampling
+loops. ``K`` is a difference of the hat's antiderivative (a C1 piecewise quadratic), so gradients
+w.r.t. the box corners are exact as well.
 
-Memory: the first contraction materialises ``(N, M, C, H, pw)`` (or ``(N, M, C, ph, W)``, the
-smaller one is chosen); chunk the boxes yourself if that is too large.
+Memory: the first contraction materialises ``(N, M, pw, C, H)`` (or ``(N, M, ph, C, W)``, the
+cheaper order is chosen); chunk the boxes yourself if that is too large.
 """
 from __future__ import annotations
 
@@ -95,13 +96,25 @@ def _pool(features: Tensor, b: Tensor, ph: int, pw: int) -> Tensor:
     area = bh * bw
     inv_area = torch.where(area > 0, 1.0 / area.clamp(min=torch.finfo(area.dtype).tiny),
                            torch.zeros_like(area))                            # (N, M)
-    if h * pw <= ph * w:   # contract columns first: (N, M, C, H, pw)
-        t = torch.einsum("nchw,nmqw->nmchq", features, kx)
-        out = torch.einsum("nmph,nmchq->nmcpq", ky, t)
-    else:                  # contract rows first: (N, M, C, ph, W)
-        t = torch.einsum("nmph,nchw->nmcpw", ky, features)
-        out = torch.einsum("nmcpw,nmqw->nmcpq", t, kx)
-    return out * inv_area[:, :, None, None, None]
+    if h * pw * (w + ph) <= w * ph * (h + pw):   # contract columns first (fewer multiply-adds)
+        out = _separable_pool(features, ky, kx)
+    else:                                        # rows first: the same on the transposed map
+        out = _separable_pool(features.transpose(-2, -1), kx, ky).transpose(-2, -1)
+    return (out * inv_area[:, :, None, None, None]).contiguous()
+
+
+def _separable_pool(features: Tensor, ky: Tensor, kx: Tensor) -> Tensor:
+    """``sum_{h,w} ky[n,m,p,h] F[n,c,h,w] kx[n,m,q,w]`` -> (N, M, C, P, Q) as two batched matmuls.
+
+    The columns of every box are contracted at once against the map read in place (one GEMM,
+    ``(M Q, W) x (W, C H)`` per image; no per-box copy of the map), then the rows per box
+    (``(Q C, H) x (H, P)``). Returns a permuted view.
+    """
+    n, c, h, w = features.shape
+    m, p, q = ky.shape[1], ky.shape[2], kx.shape[2]
+    t = torch.bmm(kx.reshape(n, m * q, w), features.reshape(n, c * h, w).transpose(1, 2))  # (N, M Q, C H)
+    out = torch.bmm(t.view(n * m, q * c, h), ky.reshape(n * m, p, h).transpose(1, 2))    # (N M, Q C, P)
+    return out.view(n, m, q, c, p).permute(0, 1, 3, 4, 2)
 
 
 def prroi_pool2d_rois(features: Tensor, rois: Tensor, output_size: int | tuple[int, int],
