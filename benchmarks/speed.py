@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="one or more; each preset is run in each")
     ap.add_argument("--compile", action="store_true", help="torch.compile the networks")
     ap.add_argument("--no-flops", action="store_true", help="skip FLOP counting")
+    ap.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                    help="wall time, or process CPU time (CPU only; load-independent with --threads 1)")
     ap.add_argument("--json", default=None, help="output file (default benchmarks/results/speed_<device>.json)")
     return ap.parse_args(argv)
 
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     info_start = machine_info(args.device)
     rate_fp32 = matmul_rate(args.device)
     print(f"# speed: {info_start.get('gpu') or info_start['cpu']} ({args.device}), CPU {info_start['cpu']}, "
-          f"{args.threads} threads, torch {info_start['torch']}, load {info_start['load_average_1min']}")
+          f"{args.threads} threads, {args.clock} clock, torch {info_start['torch']}, load {info_start['load_average_1min']}")
     print(f"# matmul 2048^3 fp32: {rate_fp32 / 1e9:.1f} GFLOP/s\n")
     print(TABLE_HEADER, flush=True)
     results = []
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for preset in args.presets:
             pc = ProfileConfig(preset, device=args.device, threads=args.threads, frames=args.frames,
                                warmup=args.warmup, precision=precision, compile=args.compile,
-                               count_flops=not args.no_flops)
+                               count_flops=not args.no_flops, clock=args.clock)
             try:
                 r = profile_preset(pc)
             except ValueError as e:  # e.g. a precision switch the family lacks

@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="network autocast")
     p.add_argument("--compile", action="store_true", help="torch.compile the network")
     p.add_argument("--no-flops", action="store_true", help="skip FLOP counting (faster)")
+    p.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                   help="wall time, or process CPU time (CPU only; load-independent with --threads 1)")
+    p.add_argument("--matmul-size", type=int, default=2048, help="n of the n^3 matmul defining the floor (2048)")
     p.add_argument("--weights", default=None, metavar="FILE", help="release weights of the preset (default random)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the full result as JSON")
     return p
@@ -52,11 +55,12 @@ def report(result, info: dict) -> str:
     s, c = result.summary(), result.config
     hw = info.get("gpu") or info["cpu"]
     lines = [
-        f"{c['preset']} on {c['device']} ({hw}; CPU {info['cpu']}, {c['threads']} threads), "
+        f"{c['preset']} on {c['device']} ({hw}; CPU {info['cpu']}, {c['threads']} threads, {c['clock']} clock), "
         f"precision {c['precision']}{', compiled' if c['compile'] else ''}, batch 1",
         f"torch {info['torch']}, python {info['python']}, numpy {info['numpy']}, OpenCV {info['opencv']}; "
         f"1-min load average {info['load_average_1min']}",
-        f"matmul 2048^3: {result.matmul_flops_per_s / 1e9:.1f} GFLOP/s",
+        f"matmul {c['matmul_size']}^3 ({c['precision']}, timed next to each call): "
+        f"{s['model']['matmul_gflop_per_s']:.1f} GFLOP/s (model pass), {s['track']['matmul_gflop_per_s']:.1f} (track pass)",
     ]
     for key, label in (("model", "model only"), ("track", "track() end-to-end")):
         m = s[key]
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pc = ProfileConfig(args.tracker, device=args.device, threads=args.threads, frames=args.frames,
                            warmup=args.warmup, precision=args.precision, compile=args.compile,
-                           count_flops=not args.no_flops)
+                           count_flops=not args.no_flops, matmul_size=args.matmul_size,
+                           clock=args.clock)
         model = load_weights(args.tracker, args.weights) if args.weights else None
         result = profile_preset(pc, model=model)
     except (ValueError, KeyError, FileNotFoundError) as e:

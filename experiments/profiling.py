@@ -22,6 +22,11 @@ Timing: CPU with ``time.perf_counter`` around each call; CUDA with a pair of CUD
 (model step) after a ``torch.cuda.synchronize()``, and perf_counter for ``track()`` (which ends
 with a host read-out, i.e. a synchronisation). Medians are reported (and the minimum, which is
 what an idle machine would give when the CPU is shared).
+
+``clock="cpu"`` (CPU device only) times with ``time.process_time`` instead: the CPU seconds the
+process used, matmul rate included. With one thread this is the compute time whatever else runs
+on the machine (waiting for a core is not counted), so it gives load-independent floor ratios on a
+shared machine; with several threads it also counts OpenMP spin-waiting.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ import torch
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ class ProfileConfig:
         compile: ``torch.compile`` the network forward.
         frame_size: (width, height) of the synthetic video frames.
         count_flops: also count FLOPs (a second pass over the same frames).
+        matmul_size: n of the ``n x n x n`` matmul whose FLOP/s define the compute floor.
+        clock: "wall" or "cpu" (process CPU time, CPU device only; see the module docstring).
         seed: weights and video.
     """
 
@@ -66,6 +74,8 @@ class ProfileConfig:
     compile: bool = False
     frame_size: tuple[int, int] = (640, 480)
     count_flops: bool = True
+    matmul_size: int = 2048
+    clock: str = "wall"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +85,8 @@ class ProfileConfig:
             raise ValueError(f"frames={self.frames} >= 1, warmup={self.warmup} >= 0, threads={self.threads} >= 1 required")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"device={self.device!r}: expected 'cpu' or 'cuda[:N]'")
+        if self.clock not in CLOCKS or (self.clock == "cpu" and self.device != "cpu"):
+            raise ValueError(f"clock={self.clock!r}: expected 'wall', or 'cpu' with device='cpu'")
 
 
 # -- machine -----------------------------------------------------------------------------------
@@ -136,40 +148,68 @@ def synchronize(device: str | torch.device) -> None:
 
 
 # -- timing ------------------------------------------------------------------------------------
-def time_calls(fn: Callable[[], Any], device: str | torch.device, n: int, warmup: int = 3) -> np.ndarray:
-    """Seconds of each of `n` calls of ``fn()`` after `warmup` untimed calls, shape (n,).
+def time_interleaved(fns: list[Callable[[], Any]], device: str | torch.device, n: int, warmup: int = 3,
+                     clock: str = "wall") -> np.ndarray:
+    """Seconds of `n` rounds of calls ``fns[0](), fns[1](), ...`` after `warmup` untimed rounds.
 
-    CUDA: one event pair per call (GPU time between the events, the host is synchronised once
-    at the end); CPU: ``time.perf_counter`` around each call.
+    Interleaving pairs each call with its neighbours, so that a reference (the matmul) measured
+    next to the model sees the same machine load. CUDA: one event pair per call (GPU time between
+    the events; the host is synchronised once at the end); CPU: `clock` ("wall":
+    ``time.perf_counter``, "cpu": ``time.process_time``) around each call.
+
+    Returns:
+        (len(fns), n) seconds.
     """
+    timer = CLOCKS[clock]
     for _ in range(warmup):
-        fn()
-    synchronize(device)
-    if torch.device(device).type == "cuda":
-        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
-        for start, end in events:
-            start.record()
+        for fn in fns:
             fn()
-            end.record()
+    synchronize(device)
+    k = len(fns)
+    if torch.device(device).type == "cuda":
+        events = [[(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
+                  for _ in range(k)]
+        for i in range(n):
+            for j, fn in enumerate(fns):
+                events[j][i][0].record()
+                fn()
+                events[j][i][1].record()
         torch.cuda.synchronize(device)
-        return np.array([s.elapsed_time(e) / 1e3 for s, e in events])
-    out = np.empty(n)
+        return np.array([[s.elapsed_time(e) / 1e3 for s, e in row] for row in events])
+    out = np.empty((k, n))
     for i in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out[i] = time.perf_counter() - t0
+        for j, fn in enumerate(fns):
+            t0 = timer()
+            fn()
+            out[j, i] = timer() - t0
     return out
 
 
-def matmul_rate(device: str | torch.device = "cpu", n: int = 2048, reps: int = 10,
-                dtype: torch.dtype = torch.float32) -> float:
-    """Measured FLOP/s of an ``n x n @ n x n`` matmul (``2 n^3`` FLOPs), median of `reps` calls."""
+def time_calls(fn: Callable[[], Any], device: str | torch.device, n: int, warmup: int = 3,
+               clock: str = "wall") -> np.ndarray:
+    """Seconds of each of `n` calls of ``fn()`` after `warmup` untimed calls, shape (n,)."""
+    return time_interleaved([fn], device, n, warmup, clock)[0]
+
+
+def matmul_call(device: str | torch.device = "cpu", n: int = 2048,
+                dtype: torch.dtype = torch.float32) -> tuple[Callable[[], Any], float]:
+    """``(fn, flops)``: an ``n x n @ n x n`` matmul on `device` and its ``2 n^3`` FLOPs."""
     g = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
     b = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
-    with torch.inference_mode():
-        times = time_calls(lambda: torch.mm(a, b), device, reps, warmup=2)
-    return 2.0 * n ** 3 / float(np.median(times))
+
+    @torch.inference_mode()
+    def fn():
+        return torch.mm(a, b)
+
+    return fn, 2.0 * n ** 3
+
+
+def matmul_rate(device: str | torch.device = "cpu", n: int = 2048, reps: int = 10,
+                dtype: torch.dtype = torch.float32, clock: str = "wall") -> float:
+    """Measured FLOP/s of an ``n x n @ n x n`` matmul (``2 n^3`` FLOPs), median of `reps` calls."""
+    fn, flops = matmul_call(device, n, dtype)
+    return flops / float(np.median(time_calls(fn, device, reps, warmup=2, clock=clock)))
 
 
 # -- FLOP counting -----------------------------------------------------------------------------
@@ -286,52 +326,60 @@ def model_step(cfg, tracker, frame: np.ndarray) -> Callable[[], Any]:
 # -- one preset ----------------------------------------------------------------------------------
 @dataclass
 class ProfileResult:
-    """Figures of one preset (seconds, FLOPs, FLOP/s)."""
+    """Figures of one preset: seconds per call, FLOPs per frame, and the paired matmul timings.
+
+    ``*_matmul_seconds[i]`` is the reference matmul (``matmul_flops`` FLOPs) timed right before
+    call ``i``; the ratio to the compute floor is the median over calls of
+    ``t_i / (flops / rate_i)`` with ``rate_i = matmul_flops / matmul_seconds_i`` (load changes
+    slowly compared with a pair of calls, so each pair sees the same machine).
+    """
 
     config: dict
-    matmul_flops_per_s: float
+    matmul_flops: float
     model_seconds: list[float]
+    model_matmul_seconds: list[float]
     track_seconds: list[float]
+    track_matmul_seconds: list[float]
     model_flops: int | None = None
     track_flops: float | None = None
     compile_seconds: float | None = None
     track_flags: dict[str, int] = field(default_factory=dict)
 
-    @staticmethod
-    def _summary(times: list[float], flops: float | None, rate: float) -> dict[str, float | None]:
-        med = statistics.median(times)
-        floor = flops / rate if flops else None
+    def _summary(self, times: list[float], mm_times: list[float], flops: float | None) -> dict[str, float | None]:
+        t, mm = np.asarray(times), np.asarray(mm_times)
+        med = float(np.median(t))
+        rate = self.matmul_flops / float(np.median(mm))
         return {
-            "median_ms": med * 1e3, "min_ms": min(times) * 1e3, "fps": 1.0 / med,
+            "median_ms": med * 1e3, "min_ms": float(t.min()) * 1e3, "fps": 1.0 / med,
             "gflop": flops / 1e9 if flops else None,
-            "floor_ms": floor * 1e3 if floor else None,
-            "ratio": med / floor if floor else None,
-            "ratio_min": min(times) / floor if floor else None,
+            "matmul_gflop_per_s": rate / 1e9,
+            "floor_ms": flops / rate * 1e3 if flops else None,
+            "ratio": float(np.median(t / mm)) * self.matmul_flops / flops if flops else None,
+            "ratio_of_medians": med * rate / flops if flops else None,
         }
 
     def summary(self) -> dict[str, Any]:
         return {
-            "model": self._summary(self.model_seconds, self.model_flops, self.matmul_flops_per_s),
-            "track": self._summary(self.track_seconds, self.track_flops, self.matmul_flops_per_s),
+            "model": self._summary(self.model_seconds, self.model_matmul_seconds, self.model_flops),
+            "track": self._summary(self.track_seconds, self.track_matmul_seconds, self.track_flops),
         }
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "summary": self.summary()}
 
 
-def profile_preset(pc: ProfileConfig, rate: float | None = None, model: torch.nn.Module | None = None) -> ProfileResult:
-    """Time (and count) the model step and ``track()`` of one preset.
+def profile_preset(pc: ProfileConfig, model: torch.nn.Module | None = None) -> ProfileResult:
+    """Time (and count) the model step and ``track()`` of one preset, each call paired with a
+    reference matmul (in the precision's dtype) on the same device.
 
     Args:
         pc: what to run.
-        rate: matmul FLOP/s to divide by; measured here (in the precision's dtype) when None.
         model: use these weights instead of random ones.
     """
     set_threads(pc.threads)
     dev = pc.device
-    if rate is None:
-        rate = matmul_rate(dev, dtype=_DTYPES[pc.precision])
     cfg, model, tracker = build_preset(pc.preset, dev, pc.precision, pc.compile, pc.seed, model)
+    mm, mm_flops = matmul_call(dev, pc.matmul_size, _DTYPES[pc.precision])
     n_video = 1 + pc.warmup + pc.frames
     w, h = pc.frame_size
     frames, box = synthetic_video(n_video, w, h, pc.seed)
@@ -342,22 +390,28 @@ def profile_preset(pc: ProfileConfig, rate: float | None = None, model: torch.nn
     step()                                                               # compiles when compile=True
     synchronize(dev)
     compile_s = time.perf_counter() - t0 if pc.compile else None
-    model_s = time_calls(step, dev, pc.frames, pc.warmup)
+    mm_model, model_s = time_interleaved([mm, step], dev, pc.frames, pc.warmup, pc.clock)
 
     tracker.initialize(frames[0], box)
     flags: dict[str, int] = {}
-    for frame in frames[1:1 + pc.warmup]:
-        tracker.track(frame)
-    synchronize(dev)
-    track_s = np.empty(pc.frames)
-    for i, frame in enumerate(frames[1 + pc.warmup:]):
-        t0 = time.perf_counter()
-        res = tracker.track(frame)
-        track_s[i] = time.perf_counter() - t0
+    video = iter(frames[1:])
+
+    def track_next():
+        res = tracker.track(next(video))
         flags[res.flag or "ok"] = flags.get(res.flag or "ok", 0) + 1
+
+    for _ in range(pc.warmup):
+        mm()
+        track_next()
+    flags.clear()
+    mm_track, track_s = time_interleaved([mm, track_next], dev, pc.frames, 0, pc.clock)
 
     model_flops = track_flops = None
     if pc.count_flops:
+        if pc.compile:  # compiled kernels bypass the dispatcher: count the same model in eager mode
+            cfg, _, tracker = build_preset(pc.preset, dev, pc.precision, False, pc.seed, model)
+            tracker.initialize(frames[0], box)
+            step = model_step(cfg, tracker, frames[1])
         model_flops = count_flops(step)
         tracker.initialize(frames[0], box)
         for frame in frames[1:1 + pc.warmup]:
@@ -365,8 +419,9 @@ def profile_preset(pc: ProfileConfig, rate: float | None = None, model: torch.nn
         total = count_flops(lambda: [tracker.track(f) for f in frames[1 + pc.warmup:]])
         track_flops = total / pc.frames
     return ProfileResult(
-        config=dataclasses.asdict(pc), matmul_flops_per_s=rate, model_seconds=model_s.tolist(),
-        track_seconds=track_s.tolist(), model_flops=model_flops, track_flops=track_flops,
+        config=dataclasses.asdict(pc), matmul_flops=mm_flops, model_seconds=model_s.tolist(),
+        model_matmul_seconds=mm_model.tolist(), track_seconds=track_s.tolist(),
+        track_matmul_seconds=mm_track.tolist(), model_flops=model_flops, track_flops=track_flops,
         compile_seconds=compile_s, track_flags=flags,
     )
 
@@ -386,6 +441,7 @@ def table_row(r: ProfileResult) -> str:
     c, s = r.config, r.summary()
     m, t = s["model"], s["track"]
     prec = c["precision"] + (" +compile" if c["compile"] else "")
-    return (f"| `{c['preset']}` | {c['device']} | {prec} | {c['threads']} | {_fmt(m['gflop'], '.2f')} | "
+    dev = c["device"] + (" (CPU time)" if c.get("clock") == "cpu" else "")
+    return (f"| `{c['preset']}` | {dev} | {prec} | {c['threads']} | {_fmt(m['gflop'], '.2f')} | "
             f"{m['median_ms']:.1f} ({m['min_ms']:.1f}) | {_fmt(m['ratio'], '.2f')} | {_fmt(t['gflop'], '.2f')} | "
             f"{t['median_ms']:.1f} ({t['min_ms']:.1f}) | {_fmt(t['ratio'], '.2f')} | {t['fps']:.1f} |")
