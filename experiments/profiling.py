@@ -10,7 +10,11 @@ What is measured (batch 1, random weights unless a model is passed in, after war
 * **track**: the whole ``tracker.track(frame)`` call on a 640x480 uint8 RGB frame of a synthetic
   video: crop (one OpenCV warp), upload, network, read-out of the box to the host, and the
   tracker's own online work (HCTrack: dynamic-template bookkeeping; CIA: IoU-Net box refinement,
-  sample memory and filter updates).
+  sample memory and filter updates). With random weights a CIA score map says "target not found"
+  on most frames, which skips the refinement and the updates; so with random weights the CIA
+  thresholds are set such that every frame is a normal "found" frame
+  (`RANDOM_WEIGHT_OVERRIDES`): IoU-Net refinement and a memory update every frame, a filter
+  update every ``train_skipping`` frames, i.e. the work of real tracking.
 * **FLOPs** of both, counted with `torch.utils.flop_counter.FlopCounterMode` (a multiply-add = 2
   FLOPs; convolutions, matmuls and attention, i.e. the ops a compute floor is made of; element-wise
   ops are not counted). The track FLOPs are the mean over the same frames as the timing, counted in
@@ -42,6 +46,11 @@ import numpy as np
 import torch
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: per family: config overrides applied when profiling with random weights (see module docstring)
+RANDOM_WEIGHT_OVERRIDES = {
+    "cia": {"tracker.target_not_found_threshold": -float("inf"), "tracker.distractor_threshold": float("inf"),
+            "tracker.hard_negative_threshold": float("inf")},
+}
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
@@ -265,19 +274,22 @@ def synthetic_video(n_frames: int, width: int = 640, height: int = 480, seed: in
 
 # -- trackers ------------------------------------------------------------------------------------
 def build_preset(preset: str, device: str, precision: str = "fp32", compile: bool = False,
-                 seed: int = 0, model: torch.nn.Module | None = None):
+                 seed: int = 0, model: torch.nn.Module | None = None, random_weights: bool | None = None):
     """(config, model, tracker) of a preset with random weights (or `model`), precision/compile set.
 
     The precision and compile switches are the families' own config fields (``inference.precision``
     / ``inference.compile`` for HCTrack, ``tracker.precision`` / ``tracker.compile`` for CIA);
-    a family without them accepts only fp32 without compile (ValueError otherwise).
+    a family without them accepts only fp32 without compile (ValueError otherwise). With random
+    weights (`random_weights`, default: `model` is None) `RANDOM_WEIGHT_OVERRIDES` are applied.
     """
     from trackers.registry import family_api, get_config
 
     cfg = get_config(preset)
     section = "inference" if cfg.family == "hctrack" else "tracker"
     sub = getattr(cfg, section)
-    overrides = {}
+    if random_weights is None:
+        random_weights = model is None
+    overrides = dict(RANDOM_WEIGHT_OVERRIDES.get(cfg.family, {})) if random_weights else {}
     for name, value, default in (("precision", precision, "fp32"), ("compile", compile, False)):
         if hasattr(sub, name):
             overrides[f"{section}.{name}"] = value
@@ -378,6 +390,7 @@ def profile_preset(pc: ProfileConfig, model: torch.nn.Module | None = None) -> P
     """
     set_threads(pc.threads)
     dev = pc.device
+    random_weights = model is None
     cfg, model, tracker = build_preset(pc.preset, dev, pc.precision, pc.compile, pc.seed, model)
     mm, mm_flops = matmul_call(dev, pc.matmul_size, _DTYPES[pc.precision])
     n_video = 1 + pc.warmup + pc.frames
@@ -409,7 +422,7 @@ def profile_preset(pc: ProfileConfig, model: torch.nn.Module | None = None) -> P
     model_flops = track_flops = None
     if pc.count_flops:
         if pc.compile:  # compiled kernels bypass the dispatcher: count the same model in eager mode
-            cfg, _, tracker = build_preset(pc.preset, dev, pc.precision, False, pc.seed, model)
+            cfg, _, tracker = build_preset(pc.preset, dev, pc.precision, False, pc.seed, model, random_weights)
             tracker.initialize(frames[0], box)
             step = model_step(cfg, tracker, frames[1])
         model_flops = count_flops(step)

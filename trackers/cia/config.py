@@ -181,8 +181,13 @@ class CIATrackerParams:
     box_refinement_space: str = "default"  # "default" (DiMP18) | "relative" (SuperDiMP)
     iounet_k: int = 3
     seed: int = 0                         # RNG of augmentation and box jitter (deterministic runs)
+    # speed switches (the filter optimisation and the IoU-Net box ascent always run in float32)
+    precision: str = "fp32"               # "fp32" | "bf16" | "fp16": autocast of the feature networks
+    compile: bool = False                 # torch.compile the feature networks (backbone -> clf / IoU features)
 
     def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"tracker.precision={self.precision!r} must be 'fp32', 'bf16' or 'fp16'")
         if self.image_sample_size % 16:
             raise ValueError(f"image_sample_size={self.image_sample_size} must be a multiple of 16")
         if self.search_area_scale <= 1:

@@ -14,6 +14,15 @@ Per sequence (DiMP, pytracking's parameters in `CIATrackerParams`):
   the box with the IoU-Net (all candidates batched), then add the frame to the memory and update
   the filter (every `train_skipping` frames, or at once on hard negatives).
 
+Speed: the model is prepared by `trackers.common.inference.prepare_for_inference` (eval mode in
+place; on CPU channels-last conv weights and no per-frame page faults); ``precision`` ("bf16" /
+"fp16") runs the feature networks (backbone, instance/category modules, classification and
+IoU-Net test features) under autocast and ``compile`` wraps them in ``torch.compile``; the filter
+optimisation, localisation and IoU-Net box ascent always run in float32. Per frame the host reads
+the score map once (finiteness checked there), the candidate boxes are jittered on the host and
+refined in one batch on modulated IoU features computed once, and the result comes back in one
+transfer.
+
 Coordinates: continuous image pixels, ``xywh`` boxes, centres ``x + w/2`` (no (y, x) state).
 Score cell ``m`` of the (S/16 + 1)-sided map sits at crop pixel ``16 m`` (even filter).
 Scores are the raw filter response; the reported confidence is the peak clipped to [0, 1].
@@ -36,6 +45,9 @@ from trackers.cia.init_augmentation import augmented_samples, init_augmentations
 from trackers.cia.localization import localize
 from trackers.cia.model import FEATURE_STRIDE
 from trackers.cia.sample_memory import SampleMemory
+from trackers.common.inference import prepare_for_inference
+
+_AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class CIATracker:
@@ -45,10 +57,14 @@ class CIATracker:
         self.name = name
         self.params = params
         self.device = torch.device(device)
-        self.net = model.to(self.device).eval()
+        self.net = prepare_for_inference(model, self.device)
         self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).reshape(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=self.device).reshape(1, 3, 1, 1)
         self._state: dict | None = None
+        self._amp_dtype = _AMP_DTYPES[params.precision]
+        iou_feat = self.net.box_head.get_iou_feat
+        self._feature_fn = torch.compile(self._feature_networks) if params.compile else self._feature_networks
+        self._iou_feature_fn = torch.compile(iou_feat) if params.compile else iou_feat
 
     # -- helpers ---------------------------------------------------------------------------------
     def _to_tensor(self, crops: np.ndarray) -> Tensor:
@@ -62,10 +78,25 @@ class CIATracker:
             shape = getattr(image, "shape", None)
             raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got {shape} {getattr(image, 'dtype', type(image))}")
 
-    def _features(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(K, 3, S, S) -> layer2, layer3, classification features."""
+    def _feature_networks(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         feats = self.net.extract(images)
         return feats["layer2"], feats["layer3"], self.net.classification_features(feats["layer3"])
+
+    def _run(self, fn, *args: Tensor) -> tuple[Tensor, ...]:
+        """``fn(*args)`` under the configured autocast; floating outputs returned as float32."""
+        if self._amp_dtype is None:
+            return fn(*args)
+        with torch.autocast(self.device.type, dtype=self._amp_dtype):
+            out = fn(*args)
+        return tuple(t.float() for t in out)
+
+    def _features(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(K, 3, S, S) -> layer2, layer3, classification features (float32)."""
+        return self._run(self._feature_fn, images)
+
+    def _iou_features(self, l2: Tensor, l3: Tensor) -> tuple[Tensor, Tensor]:
+        """IoU-Net test-branch features of layer2, layer3 (float32)."""
+        return self._run(self._iou_feature_fn, l2, l3)
 
     # -- public API ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -136,13 +167,13 @@ class CIATracker:
         t = crop_transform(np.concatenate([st["center"] - st["size"] / 2, st["size"]]), p.search_area_scale, s)
         x = self._to_tensor(crop_image(image, t, border=p.border)[None])
         l2, l3, clf = self._features(x)
-        scores = apply_filter(clf[None], st["filter"])[0, 0]                          # (Ho, Wo)
+        scores = apply_filter(clf[None], st["filter"])[0, 0].double().cpu()           # (Ho, Wo), one sync
         if not bool(torch.isfinite(scores).all()):
             raise FloatingPointError("non-finite score map")
         size_cells = torch.from_numpy(st["size"][::-1] * t.scale / FEATURE_STRIDE)
         prev_crop = np.array([(st["center"][1] - t.cy) * t.scale + s / 2, (st["center"][0] - t.cx) * t.scale + s / 2])
         prev_cells = torch.from_numpy(prev_crop / FEATURE_STRIDE)
-        peak, flag, score = localize(scores.double().cpu(), size_cells, prev_cells, p)
+        peak, flag, score = localize(scores, size_cells, prev_cells, p)
         center_crop = peak.numpy()[::-1] * FEATURE_STRIDE                            # (x, y) crop pixels
         size_crop = st["size"] * t.scale
         if flag == "not_found":
@@ -160,16 +191,17 @@ class CIATracker:
     def _refine(self, l2: Tensor, l3: Tensor, box_crop: np.ndarray) -> np.ndarray | None:
         p, st = self.params, self._state
         head = self.net.box_head
-        iou_feat = head.get_iou_feat(l2, l3)
-        init = torch.from_numpy(box_crop).float().to(self.device)
-        cands = jittered_boxes(init.cpu(), p.num_init_random_boxes, p.box_jitter_pos, p.box_jitter_sz, st["gen"])
+        feat = head.modulate(st["modulation"], self._iou_features(l2, l3))       # once per frame
+        init = torch.from_numpy(box_crop).float()
+        cands = jittered_boxes(init, p.num_init_random_boxes, p.box_jitter_pos, p.box_jitter_sz, st["gen"])
 
         def score_fn(b: Tensor) -> Tensor:
-            return head.predict_iou(st["modulation"], iou_feat, b[None].to(self.device))[0]
+            return head.predict_iou_modulated(feat, b[None])[0]
 
         boxes, scores = optimize_boxes(score_fn, cands.to(self.device), p.box_refinement_iter,
                                        p.box_refinement_step_length, p.box_refinement_step_decay, p.box_refinement_space)
-        chosen = select_box(boxes.cpu().double(), scores.cpu().double(), p.iounet_k, p.maximal_aspect_ratio)
+        result = torch.cat([boxes, scores[:, None]], dim=1).cpu().double()          # one transfer
+        chosen = select_box(result[:, :4], result[:, 4], p.iounet_k, p.maximal_aspect_ratio)
         return None if chosen is None else chosen[0].numpy()
 
     def _constrain(self, box: np.ndarray) -> np.ndarray:

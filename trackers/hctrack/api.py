@@ -55,6 +55,7 @@ def build_tracker(cfg: HCTrackConfig, model: nn.Module, device: str | torch.devi
     """Online tracker around a (trained) model; the contrastive head is never called.
 
     The model is moved to `device` and switched to eval mode in place (call ``model.train()``
-    again to continue training after an evaluation).
+    again to continue training after an evaluation); on CPU its conv weights are stored
+    channels-last (`trackers.common.inference.prepare_for_inference`).
     """
     return HCTrackTracker(cfg, getattr(model, "module", model), device)

@@ -20,9 +20,9 @@ Speed: everything runs under ``torch.inference_mode``; per frame the host waits 
 once (one transfer of the score and the box); ``inference.precision`` ("bf16" / "fp16") runs the
 network under autocast (outputs converted back to float32) and ``inference.compile`` wraps the
 search branch in ``torch.compile`` (its first call compiles). `run_network` is the network step
-alone (what ``experiments.profile`` times as "model"). Building a tracker calls
-`trackers.common.allocator.retain_freed_memory` (process-wide glibc malloc thresholds), so the
-per-frame tensors reuse the same pages instead of page-faulting fresh ones every frame.
+alone (what ``experiments.profile`` times as "model"). The model is prepared with
+`trackers.common.inference.prepare_for_inference` (eval mode in place; on CPU channels-last conv
+weights and glibc malloc thresholds that stop per-frame page faults).
 
 Init box: NaN/inf or w, h <= 0 -> ValueError naming the box; a box with no overlap with the image
 -> ValueError; a box partly outside the image is clipped to it (``clip_box_xywh``) first.
@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from datasets.geometry import CropTransform, box_convert, box_is_valid, clip_box_xywh, crop_image, crop_transform
 from datasets.processing.config import IMAGENET_MEAN, IMAGENET_STD
 from trackers.base import TrackResult
-from trackers.common.allocator import retain_freed_memory
+from trackers.common.inference import prepare_for_inference
 from trackers.hctrack.config import HCTrackConfig
 from trackers.hctrack.head import decode_boxes, hann2d
 from trackers.hctrack.hfei import TemplateFeatures
@@ -81,11 +81,10 @@ class HCTrackTracker:
     """
 
     def __init__(self, cfg: HCTrackConfig, model: nn.Module, device: str | torch.device = "cpu") -> None:
-        retain_freed_memory()
         self.cfg = cfg
         self.name = cfg.name
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.model = prepare_for_inference(model, self.device)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
         self._window = hann2d(cfg.search_grid).to(self.device)

@@ -144,3 +144,20 @@ def test_cuda_compile_equals_eager(small_cfg):
     for r, c in zip(ref, comp):
         np.testing.assert_allclose(c.box_xywh, r.box_xywh, atol=1e-3)
         assert abs(c.score - r.score) < 1e-4
+
+
+def test_channels_last_inference_model_tracks_like_nchw(small_cfg, monkeypatch):
+    """The prepared model (channels-last conv weights on CPU) against the plain ``.to().eval()`` one."""
+    import trackers.hctrack.tracker as tracker_mod
+
+    cfg = _cfg(small_cfg)
+    torch.manual_seed(0)
+    tr, fast = _track(cfg, build_model(cfg))
+    assert tr.model.backbone.patch_embed.proj.weight.is_contiguous(memory_format=torch.channels_last)
+    monkeypatch.setattr(tracker_mod, "prepare_for_inference", lambda m, d: m.to(d).eval())
+    torch.manual_seed(0)
+    tr_ref, ref = _track(cfg, build_model(cfg))
+    assert tr_ref.model.backbone.patch_embed.proj.weight.is_contiguous()
+    for a, b in zip(fast, ref):
+        np.testing.assert_allclose(a.box_xywh, b.box_xywh, rtol=0, atol=1e-3)
+        assert abs(a.score - b.score) < 1e-5

@@ -97,6 +97,20 @@ class IoUNet(nn.Module):
         return (self.test_conv2_l2(self.test_conv1_l2(feat2)),
                 self.test_conv2_l3(self.test_conv1_l3(feat3)))
 
+    def modulate(self, modulation: tuple[Tensor, Tensor], iou_feat: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """Test features times the reference modulation, per level: (N, pred_k, ., .), contiguous NCHW
+        (the layout PrRoIPool reads in place). Box refinement computes this once per frame."""
+        return ((iou_feat[0] * modulation[0]).contiguous(), (iou_feat[1] * modulation[1]).contiguous())
+
+    def predict_iou_modulated(self, feat: tuple[Tensor, Tensor], proposals_xywh: Tensor) -> Tensor:
+        """`predict_iou` from `modulate`'s output: feat (N, pred_k, ., .) x 2, proposals (N, P, 4) -> (N, P)."""
+        n, p = proposals_xywh.shape[:2]
+        rois = box_convert(proposals_xywh, "xywh", "xyxy")
+        roi2 = prroi_pool2d(feat[0], rois, 5, 1.0 / 8).flatten(0, 1)                   # (N*P, pred0, 5, 5)
+        roi3 = prroi_pool2d(feat[1], rois, 3, 1.0 / 16).flatten(0, 1)                  # (N*P, pred1, 3, 3)
+        fc = torch.cat([self.fc_l2(roi2), self.fc_l3(roi3)], dim=1)
+        return self.iou_predictor(fc).reshape(n, p)
+
     def predict_iou(self, modulation: tuple[Tensor, Tensor], iou_feat: tuple[Tensor, Tensor],
                     proposals_xywh: Tensor) -> Tensor:
         """Score P proposals per test image.
@@ -108,14 +122,7 @@ class IoUNet(nn.Module):
         Returns:
             (N, P) predictions.
         """
-        n, p = proposals_xywh.shape[:2]
-        rois = box_convert(proposals_xywh, "xywh", "xyxy")
-        f2 = iou_feat[0] * modulation[0]
-        f3 = iou_feat[1] * modulation[1]
-        roi2 = prroi_pool2d(f2, rois, 5, 1.0 / 8).flatten(0, 1)                        # (N*P, pred0, 5, 5)
-        roi3 = prroi_pool2d(f3, rois, 3, 1.0 / 16).flatten(0, 1)                       # (N*P, pred1, 3, 3)
-        fc = torch.cat([self.fc_l2(roi2), self.fc_l3(roi3)], dim=1)
-        return self.iou_predictor(fc).reshape(n, p)
+        return self.predict_iou_modulated(self.modulate(modulation, iou_feat), proposals_xywh)
 
     def forward(self, train_feat: tuple[Tensor, Tensor], test_feat: tuple[Tensor, Tensor],
                 train_boxes: Tensor, test_proposals: Tensor) -> Tensor:
