@@ -36,9 +36,9 @@ from torch import Tensor, nn
 def _hat_antiderivative(u: Tensor) -> Tensor:
     """G(u) = integral_{-inf}^{u} max(0, 1 - |t|) dt  (0 below -1, 1 above 1, C1 in between)."""
     u = u.clamp(-1.0, 1.0)
-    left = 0.5 * (u + 1.0) ** 2            # u in [-1, 0]
-    right = 1.0 - 0.5 * (1.0 - u) ** 2     # u in [0, 1]
-    return torch.where(u <= 0, left, right)
+    # 0.5 (u + 1)^2 on [-1, 0] and 1 - 0.5 (1 - u)^2 on [0, 1] are both 0.5 + u - 0.5 u |u|
+    # (one expression: fewer ops forward and backward; derivative 1 - |u|, the hat)
+    return 0.5 + u - 0.5 * u * u.abs()
 
 
 def _bin_weights(lo: Tensor, hi: Tensor, bins: int, size: int) -> tuple[Tensor, Tensor]:
