@@ -1,7 +1,7 @@
 """Evaluation protocol profiles: the official toolkits' rules as declarative frozen dataclasses.
 
 Four profiles, each reproducing one toolkit number for number (rules and sources in
-``/work/shared/docs/evaluation_protocols.md``; the ids G, P, L, T below are its source ids):
+``shared/docs/evaluation_protocols.md`` (the project brief); the ids G, P, L, T below are its source ids):
 
 * ``got10k-toolkit`` (G, PyPI ``got10k`` 0.1.3 / GitHub master): three variants,
   ``got10k-toolkit/got10k`` (``ExperimentGOT10k.report``), ``/otb`` (``ExperimentOTB.report``),
