@@ -23,9 +23,9 @@ What is measured (batch 1, random weights unless a model is passed in, after war
   same device in the same run; every latency is also given as a ratio to its floor.
 
 Timing: CPU with ``time.perf_counter`` around each call; CUDA with a pair of CUDA events per call
-(model step) after a ``torch.cuda.synchronize()``, and perf_counter for ``track()`` (which ends
-with a host read-out, i.e. a synchronisation). Medians are reported (and the minimum, which is
-what an idle machine would give when the CPU is shared).
+(model step, matmul), and perf_counter between two ``torch.cuda.synchronize()`` for ``track()``
+(which ends with a host read-out, i.e. a synchronisation, anyway). Medians are reported (and the
+minimum, which is what an idle machine would give when the CPU is shared).
 
 ``clock="cpu"`` (CPU device only) times with ``time.process_time`` instead: the CPU seconds the
 process used, matmul rate included. With one thread this is the compute time whatever else runs
@@ -158,34 +158,47 @@ def synchronize(device: str | torch.device) -> None:
 
 # -- timing ------------------------------------------------------------------------------------
 def time_interleaved(fns: list[Callable[[], Any]], device: str | torch.device, n: int, warmup: int = 3,
-                     clock: str = "wall") -> np.ndarray:
+                     clock: str = "wall", host_timed: tuple[bool, ...] | None = None) -> np.ndarray:
     """Seconds of `n` rounds of calls ``fns[0](), fns[1](), ...`` after `warmup` untimed rounds.
 
     Interleaving pairs each call with its neighbours, so that a reference (the matmul) measured
-    next to the model sees the same machine load. CUDA: one event pair per call (GPU time between
-    the events; the host is synchronised once at the end); CPU: `clock` ("wall":
-    ``time.perf_counter``, "cpu": ``time.process_time``) around each call.
+    next to the model sees the same machine load. CPU: `clock` ("wall": ``time.perf_counter``,
+    "cpu": ``time.process_time``) around each call. CUDA: one event pair per call (GPU time
+    between the events; the host is synchronised once at the end), except for the calls flagged
+    in `host_timed` (calls that wait for the device themselves, like ``track()``): those are
+    timed with ``perf_counter`` between two ``torch.cuda.synchronize()``.
 
     Returns:
         (len(fns), n) seconds.
     """
     timer = CLOCKS[clock]
+    k = len(fns)
+    host_timed = host_timed or (False,) * k
     for _ in range(warmup):
         for fn in fns:
             fn()
     synchronize(device)
-    k = len(fns)
+    out = np.empty((k, n))
     if torch.device(device).type == "cuda":
-        events = [[(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
-                  for _ in range(k)]
+        events = {}
         for i in range(n):
             for j, fn in enumerate(fns):
-                events[j][i][0].record()
-                fn()
-                events[j][i][1].record()
+                if host_timed[j]:
+                    torch.cuda.synchronize(device)
+                    t0 = time.perf_counter()
+                    fn()
+                    torch.cuda.synchronize(device)
+                    out[j, i] = time.perf_counter() - t0
+                else:
+                    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    start.record()
+                    fn()
+                    end.record()
+                    events[j, i] = (start, end)
         torch.cuda.synchronize(device)
-        return np.array([[s.elapsed_time(e) / 1e3 for s, e in row] for row in events])
-    out = np.empty((k, n))
+        for (j, i), (start, end) in events.items():
+            out[j, i] = start.elapsed_time(end) / 1e3
+        return out
     for i in range(n):
         for j, fn in enumerate(fns):
             t0 = timer()
@@ -417,7 +430,7 @@ def profile_preset(pc: ProfileConfig, model: torch.nn.Module | None = None) -> P
         mm()
         track_next()
     flags.clear()
-    mm_track, track_s = time_interleaved([mm, track_next], dev, pc.frames, 0, pc.clock)
+    mm_track, track_s = time_interleaved([mm, track_next], dev, pc.frames, 0, pc.clock, host_timed=(False, True))
 
     model_flops = track_flops = None
     if pc.count_flops:
