@@ -3,8 +3,9 @@
 For each preset: the network forward of one frame alone ("model") and the whole ``track()`` step
 on a 640x480 frame ("track"), after warm-up, median over ``--frames`` frames; the FLOPs of both
 (``torch.utils.flop_counter``, multiply-add = 2 FLOPs) and the measured FLOP/s of a 2048^3 matmul
-in the same dtype on the same device, measured right before the preset in the same run, so every
-latency is also a ratio to its compute floor (FLOPs / matmul FLOP/s). The details of what is timed
+in the same dtype on the same device, timed next to every call in the same run, so every latency is
+also a ratio to its compute floor (FLOPs / matmul FLOP/s). The same is measured for a compute proxy
+of OSTrack-256 (`benchmarks/ostrack_proxy.py`), the frame-rate baseline of HCTrack's target. The details of what is timed
 are in `experiments.profiling` (shared with ``python -m experiments.profile``).
 
 Run from the repository root (no install needed)::
@@ -44,8 +45,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-flops", action="store_true", help="skip FLOP counting")
     ap.add_argument("--clock", default="wall", choices=("wall", "cpu"),
                     help="wall time, or process CPU time (CPU only; load-independent with --threads 1)")
+    ap.add_argument("--no-ostrack-proxy", action="store_true",
+                    help="skip the OSTrack-256 compute proxy (benchmarks/ostrack_proxy.py) baseline")
     ap.add_argument("--json", default=None, help="output file (default benchmarks/results/speed_<device>.json)")
     return ap.parse_args(argv)
+
+
+def profile_ostrack_proxy(device: str, frames: int, warmup: int, clock: str) -> dict:
+    """Model-only latency of the OSTrack-256 proxy (fp32), paired with the matmul like the presets."""
+    import numpy as np
+    import torch
+
+    from benchmarks.ostrack_proxy import REFERENCE, OSTrackProxy
+    from experiments.profiling import count_flops, matmul_call, time_interleaved
+    from trackers.common.inference import prepare_for_inference
+
+    torch.manual_seed(0)
+    model = prepare_for_inference(OSTrackProxy(), device)
+    x = torch.randn(1, 3, 256, 256, device=device).contiguous(memory_format=torch.channels_last)
+    mm, mm_flops = matmul_call(device)
+
+    @torch.inference_mode()
+    def step():
+        return model(x)
+
+    mm_s, t = time_interleaved([mm, step], device, frames, warmup, clock)
+    flops = count_flops(step)
+    ratio = float(np.median(t / mm_s)) * mm_flops / flops
+    med = float(np.median(t))
+    # the official tracker with candidate elimination, from the reference ratios (same floor)
+    ce_track_s = med / ratio * REFERENCE["ratio_track_ce"] * REFERENCE["gflop_ce"] / (flops / 1e9)
+    # ... or scaled from the proxy as measured here (its efficiency instead of the reference's 1.29)
+    ce_track_s_proxy = med * (REFERENCE["gflop_ce"] * REFERENCE["ratio_track_ce"]) / (
+        REFERENCE["gflop_no_ce"] * REFERENCE["ratio_no_ce"])
+    return {"gflop": flops / 1e9, "median_ms": med * 1e3, "min_ms": float(t.min()) * 1e3, "ratio": ratio,
+            "matmul_gflop_per_s": mm_flops / float(np.median(mm_s)) / 1e9,
+            "est_ostrack_ce_track_ms": ce_track_s * 1e3, "est_ostrack_ce_track_fps": 1.0 / ce_track_s,
+            "est_ostrack_ce_track_fps_from_proxy": 1.0 / ce_track_s_proxy}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +117,19 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             results.append(r)
             print(table_row(r), flush=True)
+    proxy = None
+    if not args.no_ostrack_proxy:
+        proxy = profile_ostrack_proxy(args.device, args.frames, args.warmup, args.clock)
+        print(f"\n# OSTrack-256 proxy (no candidate elimination, fp32): {proxy['gflop']:.1f} GFLOP, "
+              f"{proxy['median_ms']:.1f} ms median ({proxy['min_ms']:.1f} min) = {proxy['ratio']:.2f} x floor; "
+              f"official OSTrack-256 track() with CE estimated at {proxy['est_ostrack_ce_track_ms']:.1f} ms "
+              f"({proxy['est_ostrack_ce_track_fps']:.2f} FPS) from the reference ratios")
+        for r in results:
+            if r.config["preset"] == "hctrack":
+                fps = r.summary()["track"]["fps"]
+                print(f"# hctrack ({r.config['precision']}) track() FPS / estimated OSTrack-256 FPS: "
+                      f"{fps / proxy['est_ostrack_ce_track_fps']:.2f} (reference ratio), "
+                      f"{fps / proxy['est_ostrack_ce_track_fps_from_proxy']:.2f} (scaled from the proxy)")
     info_end = machine_info(args.device)
     rate_end = matmul_rate(args.device)
     print(f"\n# matmul 2048^3 fp32 at the end: {rate_end / 1e9:.1f} GFLOP/s; load {info_end['load_average_1min']}; "
@@ -89,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "machine": info_start, "load_average_1min_end": info_end["load_average_1min"],
         "matmul_fp32_flops_per_s": {"start": rate_fp32, "end": rate_end},
-        "args": vars(args), "results": [r.to_json() for r in results],
+        "args": vars(args), "results": [r.to_json() for r in results], "ostrack_proxy": proxy,
     }
     atomic_write_text(out, json.dumps(payload, indent=1))
     print(f"# wrote {out}")
