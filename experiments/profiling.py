@@ -381,6 +381,8 @@ class ProfileResult:
             "floor_ms": flops / rate * 1e3 if flops else None,
             "ratio": float(np.median(t / mm)) * self.matmul_flops / flops if flops else None,
             "ratio_of_medians": med * rate / flops if flops else None,
+            # both at their best (fastest call, fastest matmul): an idle-machine estimate on a shared CPU
+            "ratio_best": float(t.min()) * self.matmul_flops / float(mm.min()) / flops if flops else None,
         }
 
     def summary(self) -> dict[str, Any]:

@@ -52,6 +52,7 @@ def test_summary_ratio_is_paired_latency_over_floor():
     # per pair: 0.2 / 0.05, 0.05 / 0.025, 0.3 / 0.05 -> median 4
     assert s["model"]["ratio"] == pytest.approx(4.0)
     assert s["model"]["ratio_of_medians"] == pytest.approx(4.0)
+    assert s["model"]["ratio_best"] == pytest.approx(0.05 * 2e9 / 5e7)      # fastest call x fastest matmul
     assert s["track"]["ratio"] == pytest.approx(5.0) and s["track"]["fps"] == pytest.approx(2.0)
 
 
