@@ -91,8 +91,12 @@ def prroi_pool2d(features: Tensor, boxes_xyxy: Tensor, output_size: int | tuple[
 def _pool(features: Tensor, b: Tensor, ph: int, pw: int) -> Tensor:
     """`prroi_pool2d` body on feature-coordinate boxes b (N, M, 4), one dtype throughout."""
     h, w = features.shape[-2:]
-    ky, bh = _bin_weights(b[..., 1], b[..., 3], ph, h)                        # (N, M, ph, H), (N, M)
-    kx, bw = _bin_weights(b[..., 0], b[..., 2], pw, w)                        # (N, M, pw, W), (N, M)
+    if h == w and ph == pw:  # square map and grid (the trackers' case): both axes in one pass (fewer ops)
+        k, length = _bin_weights(b[..., :2], b[..., 2:], ph, h)               # (N, M, 2, bins, size), (N, M, 2)
+        kx, ky, bw, bh = k[:, :, 0], k[:, :, 1], length[..., 0], length[..., 1]
+    else:
+        ky, bh = _bin_weights(b[..., 1], b[..., 3], ph, h)                    # (N, M, ph, H), (N, M)
+        kx, bw = _bin_weights(b[..., 0], b[..., 2], pw, w)                    # (N, M, pw, W), (N, M)
     area = bh * bw
     inv_area = torch.where(area > 0, 1.0 / area.clamp(min=torch.finfo(area.dtype).tiny),
                            torch.zeros_like(area))                            # (N, M)
