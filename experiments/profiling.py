@@ -242,12 +242,24 @@ def _sdpa_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
     return 2 * b * h * nq * nk * (d + dv)
 
 
+def _packed_linear_flops(x, w, *args, out_shape=None, **kwargs) -> int:
+    """oneDNN linear (`trackers.common.packed_linear`): ``x (..., K) @ W^T``, W (N, K): ``2 M K N``."""
+    m = 1
+    for d in x[:-1]:
+        m *= d
+    return 2 * m * w[1] * w[0]
+
+
 def _custom_flop_mapping() -> dict:
-    """Formulas FlopCounterMode lacks: the CPU fused attention kernel (torch <= 2.14)."""
+    """Formulas FlopCounterMode lacks: the CPU fused attention kernel and the packed oneDNN linear."""
     mapping = {}
     op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
     if op is not None:
         mapping[op] = _sdpa_flops
+    try:
+        mapping[torch.ops.mkldnn._linear_pointwise] = _packed_linear_flops
+    except (AttributeError, RuntimeError):  # build without oneDNN
+        pass
     return mapping
 
 

@@ -91,3 +91,15 @@ def test_cli_tiny_hctrack_writes_json(tmp_path, capsys):
 def test_cli_unknown_preset_exit_code(capsys):
     assert profile_cli.main(["no-such-tracker", "--frames", "1"]) == 2
     assert "no-such-tracker" in capsys.readouterr().err
+
+
+def test_count_flops_packed_linear():
+    from trackers.common import packed_linear as pl
+
+    if not pl.supported():
+        pytest.skip("no oneDNN linear ops")
+    lin = torch.nn.Linear(7, 3)
+    packed = pl.PackedLinear(lin)
+    x = torch.randn(2, 5, 7)
+    with torch.no_grad():
+        assert count_flops(lambda: packed(x, ("gelu", "none"))) == 2 * (2 * 5) * 7 * 3

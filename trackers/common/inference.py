@@ -10,10 +10,14 @@ as the trackers always did) and, on CPU, also:
   2.4 MB per CIA18 frame, 3 of 7 MB per HCTrack frame). Measured on the 2-core development
   machine (1 thread, CPU time): CIA18 features 143 -> 139 ms, CIA50 1048 -> 958 ms per frame.
   On CUDA the layout is left alone (not measured there).
+* packs the linears that modules declare packable (`trackers.common.packed_linear`: oneDNN with
+  weights reordered once, bias and GELU fused; HCTrack's attention and MLP linears), used only
+  while the snapshot is valid (autograd off, weights unchanged);
 * calls `trackers.common.allocator.retain_freed_memory` (no per-frame page faults).
 
-The model keeps working for training afterwards (call ``model.train()``); only the weights'
-memory layout differs.
+The model keeps working for training afterwards (call ``model.train()``): only the weights'
+memory layout differs, and the packed snapshots are bypassed once the weights change
+(`trackers.common.packed_linear.unpack_linears` frees them).
 """
 from __future__ import annotations
 
@@ -21,13 +25,15 @@ import torch
 from torch import nn
 
 from trackers.common.allocator import retain_freed_memory
+from trackers.common.packed_linear import pack_linears
 
 
 def prepare_for_inference(model: nn.Module, device: str | torch.device) -> nn.Module:
-    """``model.to(device).eval()`` (+ channels-last weights and allocator tuning on CPU); returns `model`."""
+    """``model.to(device).eval()`` (+ channels-last weights, packed linears, allocator tuning on CPU); returns `model`."""
     device = torch.device(device)
     retain_freed_memory()
     model = model.to(device).eval()
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
+        pack_linears(model)
     return model

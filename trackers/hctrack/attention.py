@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from trackers.common.packed_linear import linear
+
 
 def attention(
     q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None, need_weights: bool = False
@@ -42,7 +44,11 @@ class Attention(nn.Module):
         dim: token width C.
         num_heads: H (C divisible by H).
         qkv_bias: bias on the q/k/v projection (ViT-B: True).
+
+    At CPU inference ``qkv`` and ``proj`` may run packed (`trackers.common.packed_linear`).
     """
+
+    packable_linears = ("qkv", "proj")
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
         super().__init__()
@@ -92,11 +98,11 @@ class Attention(nn.Module):
             are also returned when ``self.fused`` is False.
         """
         B, N, C = x.shape
-        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = linear(self.qkv, x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
         k_x = k                                                           # (B, H, N, d)
         if extra_kv is not None:
             k = torch.cat([k, extra_kv[0]], dim=2)
             v = torch.cat([v, extra_kv[1]], dim=2)
         out, weights = attention(q, k, v, key_mask, need_weights or not self.fused)
         out = out.transpose(1, 2).reshape(B, N, C)                        # (B, H, N, d) -> (B, N, C)
-        return self.proj(out), k_x, weights
+        return linear(self.proj, out), k_x, weights

@@ -15,11 +15,17 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torchvision.ops import stochastic_depth
 
+from trackers.common.packed_linear import linear
 from trackers.hctrack.attention import Attention
 
 
 class Mlp(nn.Module):
-    """``fc1 -> GELU -> fc2`` on ``(B, N, C)`` tokens, hidden width ``mlp_ratio * C``."""
+    """``fc1 -> GELU -> fc2`` on ``(B, N, C)`` tokens, hidden width ``mlp_ratio * C``.
+
+    At CPU inference the two linears may run packed, GELU fused into fc1 (`trackers.common.packed_linear`).
+    """
+
+    packable_linears = ("fc1", "fc2")
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
@@ -28,7 +34,7 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        return linear(self.fc2, linear(self.fc1, x, self.act))
 
 
 class SSABlock(nn.Module):
