@@ -17,8 +17,9 @@ Per sequence (DiMP, pytracking's parameters in `CIATrackerParams`):
 Speed: the model is prepared by `trackers.common.inference.prepare_for_inference` (eval mode in
 place; on CPU channels-last conv weights and no per-frame page faults); ``precision`` ("bf16" /
 "fp16") runs the feature networks (backbone, instance/category modules, classification and
-IoU-Net test features) under autocast and ``compile`` wraps them in ``torch.compile``; the filter
-optimisation, localisation and IoU-Net box ascent always run in float32. Per frame the host reads
+IoU-Net test features) under autocast and ``compile`` wraps them and the IoU-Net predictor (whose
+backward the box ascent uses) in ``torch.compile``; the filter optimisation, localisation and
+IoU-Net box ascent always run in float32. Per frame the host reads
 the score map once (finiteness checked there), the candidate boxes are jittered on the host and
 refined in one batch on modulated IoU features computed once, and the result comes back in one
 transfer.
@@ -62,9 +63,11 @@ class CIATracker:
         self.std = torch.tensor(IMAGENET_STD, device=self.device).reshape(1, 3, 1, 1)
         self._state: dict | None = None
         self._amp_dtype = _AMP_DTYPES[params.precision]
-        iou_feat = self.net.box_head.get_iou_feat
-        self._feature_fn = torch.compile(self._feature_networks) if params.compile else self._feature_networks
-        self._iou_feature_fn = torch.compile(iou_feat) if params.compile else iou_feat
+        head = self.net.box_head
+        compile_ = torch.compile if params.compile else (lambda fn: fn)
+        self._feature_fn = compile_(self._feature_networks)
+        self._iou_feature_fn = compile_(head.get_iou_feat)
+        self._predict_iou = compile_(head.predict_iou_modulated)   # forward and backward (box ascent)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _to_tensor(self, crops: np.ndarray) -> Tensor:
@@ -196,7 +199,7 @@ class CIATracker:
         cands = jittered_boxes(init, p.num_init_random_boxes, p.box_jitter_pos, p.box_jitter_sz, st["gen"])
 
         def score_fn(b: Tensor) -> Tensor:
-            return head.predict_iou_modulated(feat, b[None])[0]
+            return self._predict_iou(feat, b[None])[0]
 
         boxes, scores = optimize_boxes(score_fn, cands.to(self.device), p.box_refinement_iter,
                                        p.box_refinement_step_length, p.box_refinement_step_decay, p.box_refinement_space)
