@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wall time, or process CPU time (CPU only; load-independent with --threads 1)")
     p.add_argument("--matmul-size", type=int, default=2048, help="n of the n^3 matmul defining the floor (2048)")
     p.add_argument("--weights", default=None, metavar="FILE", help="release weights of the preset (default random)")
+    p.add_argument("--top-ops", type=int, default=0, metavar="N",
+                   help="also print the torch.profiler table of the N most expensive ops of track()")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the full result as JSON")
     return p
 
@@ -75,7 +77,7 @@ def report(result, info: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from experiments.profiling import ProfileConfig, machine_info, profile_preset
+    from experiments.profiling import ProfileConfig, machine_info, profile_preset, top_ops
 
     try:
         pc = ProfileConfig(args.tracker, device=args.device, threads=args.threads, frames=args.frames,
@@ -89,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     info = machine_info(args.device)
     print(report(result, info))
+    if args.top_ops:
+        print()
+        print(top_ops(pc, rows=args.top_ops))
     if args.json:
         atomic_write_text(args.json, json.dumps({"machine": info, **result.to_json()}, indent=1))
     return 0

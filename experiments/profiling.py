@@ -466,6 +466,34 @@ def profile_preset(pc: ProfileConfig, model: torch.nn.Module | None = None) -> P
     )
 
 
+def top_ops(pc: ProfileConfig, rows: int = 15, frames: int = 5) -> str:
+    """torch.profiler table of the ops taking the most time in `frames` ``track()`` calls (after warm-up).
+
+    Self CPU time per op (on CUDA also the device time), grouped by op and input shapes, sorted
+    by self time, `rows` rows; a first line gives the frame count and the mean wall ms per frame.
+    """
+    set_threads(pc.threads)
+    cfg, _, tracker = build_preset(pc.preset, pc.device, pc.precision, pc.compile, pc.seed)
+    video, box = synthetic_video(1 + pc.warmup + frames, *pc.frame_size, seed=pc.seed)
+    tracker.initialize(video[0], box)
+    for f in video[1:1 + pc.warmup]:
+        tracker.track(f)
+    synchronize(pc.device)
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if torch.device(pc.device).type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    t0 = time.perf_counter()
+    with torch.profiler.profile(activities=activities, record_shapes=True) as prof:
+        for f in video[1 + pc.warmup:]:
+            tracker.track(f)
+        synchronize(pc.device)
+    ms = (time.perf_counter() - t0) / frames * 1e3
+    sort = "self_cuda_time_total" if len(activities) > 1 else "self_cpu_time_total"
+    table = prof.key_averages(group_by_input_shape=True).table(
+        sort_by=sort, row_limit=rows, max_name_column_width=40, max_shapes_column_width=70)
+    return f"{pc.preset}: {frames} track() frames profiled, {ms:.1f} ms per frame (with profiler overhead)\n{table}"
+
+
 # -- output ------------------------------------------------------------------------------------
 def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None else format(v, spec)

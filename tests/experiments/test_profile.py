@@ -72,10 +72,11 @@ def test_config_validation():
 def test_cli_tiny_hctrack_writes_json(tmp_path, capsys):
     out = tmp_path / "p.json"
     rc = profile_cli.main(["hctrack-tiny", "--threads", "1", "--frames", "2", "--warmup", "1", "--matmul-size", "128",
-                           "--json", str(out)])
+                           "--top-ops", "5", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
     assert "model only" in text and "track() end-to-end" in text and "GFLOP/frame" in text
+    assert "track() frames profiled" in text and "Self CPU" in text
     data = json.loads(out.read_text())
     assert data["machine"]["cpu"] and data["machine"]["torch"] == torch.__version__
     assert data["config"]["precision"] == "fp32" and data["config"]["threads"] == 1
