@@ -488,7 +488,7 @@ def top_ops(pc: ProfileConfig, rows: int = 15, frames: int = 5) -> str:
             tracker.track(f)
         synchronize(pc.device)
     ms = (time.perf_counter() - t0) / frames * 1e3
-    sort = "self_cuda_time_total" if len(activities) > 1 else "self_cpu_time_total"
+    sort = "self_device_time_total" if len(activities) > 1 else "self_cpu_time_total"
     table = prof.key_averages(group_by_input_shape=True).table(
         sort_by=sort, row_limit=rows, max_name_column_width=40, max_shapes_column_width=70)
     return f"{pc.preset}: {frames} track() frames profiled, {ms:.1f} ms per frame (with profiler overhead)\n{table}"
