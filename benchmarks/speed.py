@@ -84,6 +84,21 @@ def profile_ostrack_proxy(device: str, frames: int, warmup: int, clock: str) -> 
             "est_ostrack_ce_track_fps_from_proxy": 1.0 / ce_track_s_proxy}
 
 
+def fps_ratio_vs_ostrack(track: dict, proxy: dict) -> tuple[float, float]:
+    """HCTrack FPS / OSTrack-256 (with CE) FPS on the same machine, from time = ratio x FLOPs / rate.
+
+    The matmul rate cancels, so window-to-window load changes do not enter. Returns (with OSTrack's
+    reference track ratio 1.52 x 45.3 GFLOP, with the proxy's measured ratio scaled to CE by the
+    reference ratios).
+    """
+    from benchmarks.ostrack_proxy import REFERENCE
+
+    hc = track["ratio"] * track["gflop"]
+    ost_ref = REFERENCE["ratio_track_ce"] * REFERENCE["gflop_ce"]
+    ost_proxy = proxy["ratio"] * proxy["gflop"] * ost_ref / (REFERENCE["ratio_no_ce"] * REFERENCE["gflop_no_ce"])
+    return ost_ref / hc, ost_proxy / hc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -125,11 +140,11 @@ def main(argv: list[str] | None = None) -> int:
               f"official OSTrack-256 track() with CE estimated at {proxy['est_ostrack_ce_track_ms']:.1f} ms "
               f"({proxy['est_ostrack_ce_track_fps']:.2f} FPS) from the reference ratios")
         for r in results:
-            if r.config["preset"] == "hctrack":
-                fps = r.summary()["track"]["fps"]
-                print(f"# hctrack ({r.config['precision']}) track() FPS / estimated OSTrack-256 FPS: "
-                      f"{fps / proxy['est_ostrack_ce_track_fps']:.2f} (reference ratio), "
-                      f"{fps / proxy['est_ostrack_ce_track_fps_from_proxy']:.2f} (scaled from the proxy)")
+            if r.config["preset"] == "hctrack" and r.track_flops:
+                ref, prox = fps_ratio_vs_ostrack(r.summary()["track"], proxy)
+                proxy.setdefault("hctrack_fps_ratio", {})[r.config["precision"]] = {"reference": ref, "proxy": prox}
+                print(f"# hctrack ({r.config['precision']}) frame rate / OSTrack-256's, from the floor ratios "
+                      f"(load-independent): {ref:.2f} (OSTrack at its reference 1.52 x), {prox:.2f} (proxy as measured here)")
     info_end = machine_info(args.device)
     rate_end = matmul_rate(args.device)
     print(f"\n# matmul 2048^3 fp32 at the end: {rate_end / 1e9:.1f} GFLOP/s; load {info_end['load_average_1min']}; "
