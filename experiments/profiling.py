@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
