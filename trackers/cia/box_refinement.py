@@ -2,7 +2,8 @@
 
 The classifier's box and `num_init_random_boxes` jittered copies are improved together by gradient
 ascent on the IoU-Net output; boxes with an extreme aspect ratio are dropped and the result is the
-mean of the `iounet_k` best (centres averaged, sizes averaged in log space).
+mean of the `iounet_k` best (centres averaged, sizes averaged in log space). As in pytracking, the
+boxes are ranked by the scores of the last ascent step's evaluation (taken before that step).
 
 Two parametrisations (``box_refinement_space``):
 
@@ -33,35 +34,52 @@ def jittered_boxes(init_box: Tensor, num: int, jitter_pos: float, jitter_sz: flo
     return torch.cat([init_box[None], torch.cat([center - size / 2, size], dim=1)], dim=0)
 
 
-def optimize_boxes(score_fn: Callable[[Tensor], Tensor], boxes: Tensor, iterations: int, step_length: float,
-                   step_decay: float = 1.0, space: str = "default") -> tuple[Tensor, Tensor]:
-    """Gradient ascent of ``score_fn`` ((K, 4) xywh -> (K,)) from `boxes` (K, 4).
+ValueAndGrad = Callable[[Tensor], tuple[Tensor, Tensor]]
 
+
+def autograd_value_and_grad(score_fn: Callable[[Tensor], Tensor]) -> ValueAndGrad:
+    """``boxes -> (score_fn(boxes), d sum(score) / d boxes)`` through autograd (reference path;
+    the CIA tracker uses the closed-form `trackers.cia.dimp.iou_scorer.IoUBoxScorer`)."""
+    def value_and_grad(boxes: Tensor) -> tuple[Tensor, Tensor]:
+        with torch.enable_grad():
+            b = boxes.detach().clone().requires_grad_(True)
+            scores = score_fn(b)
+            (grad,) = torch.autograd.grad(scores.sum(), b)
+        return scores.detach(), grad
+    return value_and_grad
+
+
+def optimize_boxes(value_and_grad: ValueAndGrad, boxes: Tensor, iterations: int, step_length: float,
+                   step_decay: float = 1.0, space: str = "default") -> tuple[Tensor, Tensor]:
+    """`iterations` steps of gradient ascent from `boxes` (K, 4) xywh.
+
+    Args:
+        value_and_grad: boxes (K, 4) -> (scores (K,), d score_k / d box_k (K, 4)).
     Returns:
-        (final boxes (K, 4), their scores (K,)) with scores re-evaluated at the final boxes.
+        (boxes after the last step (K, 4), scores (K,) of the last evaluation, i.e. of the boxes
+        *before* the last step). This is pytracking's ``optimize_boxes_*``: the final boxes are not
+        scored again (``select_box`` ranks them by those scores), which saves a pass per frame.
+        With ``iterations == 0`` the input boxes and their scores.
     """
     if space not in ("default", "relative"):
         raise ValueError(f"space={space!r} must be 'default' or 'relative'")
     boxes = boxes.detach().clone()
+    if iterations <= 0:
+        return boxes, value_and_grad(boxes)[0].detach()
     sz0 = boxes[0, 2:].clone()
     step = step_length
     for _ in range(iterations):
-        with torch.enable_grad():
-            if space == "default":
-                b = boxes.clone().requires_grad_(True)
-                (grad,) = torch.autograd.grad(score_fn(b).sum(), b)
-                boxes = boxes + step * grad * torch.cat([boxes[:, 2:], boxes[:, 2:]], dim=1)
-            else:
-                rel = torch.cat([(boxes[:, :2] + boxes[:, 2:] / 2) / sz0, torch.log(boxes[:, 2:] / sz0)], dim=1)
-                r = rel.clone().requires_grad_(True)
-                size = torch.exp(r[:, 2:]) * sz0
-                (grad,) = torch.autograd.grad(score_fn(torch.cat([r[:, :2] * sz0 - size / 2, size], 1)).sum(), r)
-                rel = rel + step * grad
-                size = torch.exp(rel[:, 2:]) * sz0
-                boxes = torch.cat([rel[:, :2] * sz0 - size / 2, size], dim=1)
+        scores, grad = value_and_grad(boxes)
+        wh = boxes[:, 2:]
+        if space == "default":    # b <- b + step * dS/db * [w, h, w, h]
+            boxes = boxes + step * grad * torch.cat([wh, wh], dim=1)
+        else:                     # r = (cx / w0, cy / h0, log(w / w0), log(h / h0)); r <- r + step * dS/dr
+            g_xy, g_wh = grad[:, :2], grad[:, 2:]
+            d_rel = torch.cat([g_xy * sz0, (g_wh - g_xy / 2) * wh], dim=1)  # chain rule through x = cx - w / 2
+            rel = torch.cat([(boxes[:, :2] + wh / 2) / sz0, torch.log(wh / sz0)], dim=1) + step * d_rel
+            size = torch.exp(rel[:, 2:]) * sz0
+            boxes = torch.cat([rel[:, :2] * sz0 - size / 2, size], dim=1)
         step *= step_decay
-    with torch.no_grad():
-        scores = score_fn(boxes)
     return boxes.detach(), scores.detach()
 
 

@@ -183,7 +183,7 @@ class CIATrackerParams:
     seed: int = 0                         # RNG of augmentation and box jitter (deterministic runs)
     # speed switches (the filter optimisation and the IoU-Net box ascent always run in float32)
     precision: str = "fp32"               # "fp32" | "bf16" | "fp16": autocast of the feature networks
-    compile: bool = False                 # torch.compile the feature networks and the IoU-Net predictor
+    compile: bool = False                 # torch.compile the feature networks (backbone -> classification and IoU features)
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "bf16", "fp16"):

@@ -17,12 +17,13 @@ Per sequence (DiMP, pytracking's parameters in `CIATrackerParams`):
 Speed: the model is prepared by `trackers.common.inference.prepare_for_inference` (eval mode in
 place; on CPU channels-last conv weights and no per-frame page faults); ``precision`` ("bf16" /
 "fp16") runs the feature networks (backbone, instance/category modules, classification and
-IoU-Net test features) under autocast and ``compile`` wraps them and the IoU-Net predictor (whose
-backward the box ascent uses) in ``torch.compile``; the filter optimisation, localisation and
-IoU-Net box ascent always run in float32. Per frame the host reads
+IoU-Net test features) under autocast and ``compile`` wraps them in ``torch.compile``; the filter
+optimisation, localisation and IoU-Net box ascent always run in float32. Per frame the host reads
 the score map once (finiteness checked there), the candidate boxes are jittered on the host and
 refined in one batch on modulated IoU features computed once, and the result comes back in one
-transfer.
+transfer. The box ascent takes the IoU-Net's scores and box gradients in closed form
+(`trackers.cia.dimp.iou_scorer.IoUBoxScorer`: folded BatchNorm, pooling from the reachable window
+of the map on CPU, no autograd), the same values as autograd through the predictor.
 
 Coordinates: continuous image pixels, ``xywh`` boxes, centres ``x + w/2`` (no (y, x) state).
 Score cell ``m`` of the (S/16 + 1)-sided map sits at crop pixel ``16 m`` (even filter).
@@ -42,6 +43,7 @@ from trackers.base import TrackResult
 from trackers.cia.box_refinement import jittered_boxes, optimize_boxes, select_box
 from trackers.cia.config import CIATrackerParams
 from trackers.cia.dimp.filter_ops import apply_filter
+from trackers.cia.dimp.iou_scorer import IoUBoxScorer
 from trackers.cia.init_augmentation import augmented_samples, init_augmentations
 from trackers.cia.localization import localize
 from trackers.cia.model import FEATURE_STRIDE
@@ -67,7 +69,7 @@ class CIATracker:
         compile_ = torch.compile if params.compile else (lambda fn: fn)
         self._feature_fn = compile_(self._feature_networks)
         self._iou_feature_fn = compile_(head.get_iou_feat)
-        self._predict_iou = compile_(head.predict_iou_modulated)   # forward and backward (box ascent)
+        self._scorer: IoUBoxScorer | None = None                  # built per sequence (initialize)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _to_tensor(self, crops: np.ndarray) -> Tensor:
@@ -134,6 +136,8 @@ class CIATracker:
         memory = SampleMemory(p.sample_memory_size, p.init_samples_minimum_weight)
         memory.initialize(clf, boxes_t)
         modulation = self.net.box_head.get_modulation(l2[:1], l3[:1], boxes_t[:1])
+        # the box ascent's scorer: folds the head's current weights, so built per sequence
+        self._scorer = IoUBoxScorer(self.net.box_head, crop=self.device.type == "cpu")
         self._state = {
             "center": np.array([box[0] + box[2] / 2, box[1] + box[3] / 2]), "size": box[2:].copy(),
             "base_size": box[2:].copy(), "image_hw": image.shape[:2], "filter": filt, "memory": memory,
@@ -198,10 +202,10 @@ class CIATracker:
         init = torch.from_numpy(box_crop).float()
         cands = jittered_boxes(init, p.num_init_random_boxes, p.box_jitter_pos, p.box_jitter_sz, st["gen"])
 
-        def score_fn(b: Tensor) -> Tensor:
-            return self._predict_iou(feat, b[None])[0]
+        def value_and_grad(b: Tensor) -> tuple[Tensor, Tensor]:
+            return self._scorer(feat, b)
 
-        boxes, scores = optimize_boxes(score_fn, cands.to(self.device), p.box_refinement_iter,
+        boxes, scores = optimize_boxes(value_and_grad, cands.to(self.device), p.box_refinement_iter,
                                        p.box_refinement_step_length, p.box_refinement_step_decay, p.box_refinement_space)
         result = torch.cat([boxes, scores[:, None]], dim=1).cpu().double()          # one transfer
         chosen = select_box(result[:, :4], result[:, 4], p.iounet_k, p.maximal_aspect_ratio)

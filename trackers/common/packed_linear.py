@@ -72,6 +72,12 @@ class PackedLinear:
             self.weight = torch.ops.mkldnn._reorder_linear_weight(w.detach().float().contiguous(), None)
             self.bias = None if b is None else b.detach().float().clone()
 
+    @classmethod
+    def from_tensors(cls, weight: Tensor, bias: Tensor | None = None) -> "PackedLinear":
+        """A snapshot of ``x W^T + b`` for plain tensors W (N, K), b (N,) (e.g. weights with a
+        BatchNorm folded in); `is_fresh` is meaningless for it. Needs `supported`."""
+        return cls(_TensorLinear(weight, bias))
+
     @staticmethod
     def _versions(w: Tensor, b: Tensor | None) -> tuple:
         return tuple(None if t is None else (t._version, t.data_ptr()) for t in (w, b))
@@ -92,6 +98,13 @@ class PackedLinear:
 
 def _dropped() -> None:
     return None
+
+
+class _TensorLinear:
+    """Duck-typed ``nn.Linear`` (weight, bias) for `PackedLinear.from_tensors`."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+        self.weight, self.bias = weight, bias
 
 
 def linear(module: nn.Linear, x: Tensor, act: nn.Module | None = None) -> Tensor:

@@ -29,7 +29,10 @@ cheaper order is chosen); chunk the boxes yourself if that is too large.
 """
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -148,3 +151,126 @@ class PrRoIPool2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}, spatial_scale={self.spatial_scale}"
+
+
+# -- inference fast path: forward with a saved context and the exact gradient w.r.t. the boxes ---
+class PoolContext:
+    """What `prroi_pool_boxes_grad` needs from a `prroi_pool_with_context` call (one image, M boxes).
+
+    Both axes are stacked, x first: ``k`` (M, 2, P, n) bin weights over the n samples of the
+    window read, ``hat`` (M, 2, P + 1, n) the hat values ``G'(edge - s)``, ``length`` (M, 2) box
+    extents clamped at 0 and ``mask`` (M, 2) extent >= 0; ``features`` (C, n, n) the window,
+    ``inv_area`` (M,), ``t`` (M, P C, n) the column-contracted map and ``raw`` (M, C, P, P) the
+    bin integrals before the area division.
+    """
+
+    __slots__ = ("features", "k", "hat", "length", "mask", "inv_area", "t", "raw")
+
+
+def _axes(lo: Tensor, hi: Tensor, bins: int, size: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """`_bin_weights` of both axes at once, plus what the backward needs.
+
+    Args:
+        lo, hi: (M, 2) interval ends (x, y) in window coordinates.
+    Returns:
+        (weights (M, 2, bins, size), hat (M, 2, bins + 1, size), extent (M, 2) clamped at 0,
+        mask (M, 2) bool extent >= 0).
+    """
+    diff = hi - lo
+    length = diff.clamp(min=0.0)
+    frac = torch.linspace(0.0, 1.0, bins + 1, dtype=lo.dtype, device=lo.device)[:, None]     # (bins+1, 1)
+    samples = torch.arange(size, dtype=lo.dtype, device=lo.device)
+    u = torch.addcmul((lo[..., None] - samples)[..., None, :], frac, length[..., None, None])  # edge - s
+    u = u.clamp_(-1.0, 1.0)
+    au = u.abs()
+    g = torch.addcmul(u, u, au, value=-0.5)     # G(u) - 1/2, see _hat_antiderivative (the 1/2 cancels below)
+    return g[..., 1:, :] - g[..., :-1, :], au.neg_().add_(1.0), length, diff >= 0
+
+
+def support_window(lo: Tensor, hi: Tensor, size: int) -> tuple[int, int]:
+    """``[start, stop)`` of the samples ``0..size-1`` that can have a non-zero weight for any of the
+    intervals ``[lo, hi]`` (feature coordinates): the hat of sample s reaches ``(s - 1, s + 1)``.
+    Reads the bounds on the host (one small transfer); the full range if a bound is not finite."""
+    ends = torch.stack([torch.minimum(lo, hi).min(), torch.maximum(lo, hi).max()]).tolist()
+    if not all(map(math.isfinite, ends)):
+        return 0, size
+    start = min(max(math.floor(ends[0]), 0), size - 1)
+    stop = max(min(math.ceil(ends[1]) + 1, size), start + 1)
+    return start, stop
+
+
+def _square_window(boxes: Tensor, size: int) -> tuple[int, int, int]:
+    """(x0, y0, n): an n x n window of a size x size map holding every sample the boxes reach."""
+    x0, x1 = support_window(boxes[:, 0], boxes[:, 2], size)
+    y0, y1 = support_window(boxes[:, 1], boxes[:, 3], size)
+    n = max(x1 - x0, y1 - y0)
+    return min(x0, size - n), min(y0, size - n), n
+
+
+def prroi_pool_with_context(features: Tensor, boxes: Tensor, bins: int, crop: bool = True
+                            ) -> tuple[Tensor, PoolContext]:
+    """`prroi_pool2d` of one image for inference, with an exact box gradient to follow.
+
+    Args:
+        features: (C, S, S) square map (no autograd).
+        boxes: (M, 4) ``x1, y1, x2, y2`` in *feature* coordinates (already times spatial_scale).
+        bins: P bins per side.
+        crop: read only a square window of the map holding every sample that the boxes' bins can
+            reach (`support_window`; exact, samples outside it have zero weight). Costs one host
+            read of the bounds.
+    Returns:
+        (out (M, C, P, P), context for `prroi_pool_boxes_grad`).
+    """
+    c, h, w = features.shape
+    if h != w:
+        raise ValueError(f"prroi_pool_with_context needs a square map, got {h}x{w} (use prroi_pool2d)")
+    x0 = y0 = 0
+    n = w
+    if crop:
+        x0, y0, n = _square_window(boxes, w)
+        if n < w:
+            features = features[:, y0:y0 + n, x0:x0 + n].contiguous()
+    m = boxes.shape[0]
+    ctx = PoolContext()
+    ctx.features = features
+    origin = boxes.new_tensor([x0, y0])
+    ctx.k, ctx.hat, ctx.length, ctx.mask = _axes(boxes[:, :2] - origin, boxes[:, 2:] - origin, bins, n)
+    area = ctx.length.prod(1)                                                  # (M,) = P^2 bin area
+    ctx.inv_area = torch.where(area > 0, (bins * bins) / area.clamp(min=torch.finfo(area.dtype).tiny), 0.0)
+    kx, ky = ctx.k.unbind(1)                                                   # (M, P, n) each
+    # t[m, q, c, h] = sum_w kx[m, q, w] F[c, h, w];  raw[m, c, p, q] = sum_h ky[m, p, h] t[m, q, c, h]
+    ctx.t = (kx.reshape(m * bins, n) @ features.reshape(c * n, n).t()).view(m, bins * c, n)
+    raw = torch.bmm(ctx.t, ky.transpose(1, 2))                                 # (M, Q C, P)
+    ctx.raw = raw.view(m, bins, c, bins).permute(0, 2, 3, 1)                   # (M, C, P, Q)
+    return ctx.raw * ctx.inv_area[:, None, None, None], ctx
+
+
+def prroi_pool_boxes_grad(ctx: PoolContext, grad_out: Tensor) -> Tensor:
+    """Gradient of ``sum(grad_out * out)`` w.r.t. the boxes of `prroi_pool_with_context`.
+
+    Args:
+        grad_out: (M, C, P, P).
+    Returns:
+        (M, 4) w.r.t. ``x1, y1, x2, y2`` in feature coordinates (the same values autograd gives
+        through `prroi_pool2d`).
+    """
+    m, c, p, _ = grad_out.shape
+    n = ctx.features.shape[-1]
+    d_inv = (grad_out * ctx.raw).sum((1, 2, 3))                                # (M,)
+    d_raw = (grad_out * ctx.inv_area[:, None, None, None]).permute(0, 3, 1, 2).reshape(m, p * c, p)  # (M, Q C, P)
+    d_ky = torch.bmm(d_raw.transpose(1, 2), ctx.t)                             # (M, P, n)
+    d_t = torch.bmm(d_raw, ctx.k[:, 1])                                        # (M, Q C, n)
+    d_kx = (d_t.view(m * p, c * n) @ ctx.features.reshape(c * n, n)).view(m, p, n)
+    d_k = torch.stack([d_kx, d_ky], dim=1)                                     # (M, 2, P, n)
+    # inv_area = P^2 / (lx ly) where positive: d lx = -d_inv inv_area / lx (and the same for y)
+    d_length = torch.where(ctx.inv_area[:, None] > 0,
+                           (-d_inv * ctx.inv_area)[:, None] / ctx.length.clamp(min=torch.finfo(ctx.length.dtype).tiny),
+                           0.0)                                                # (M, 2)
+    # weights[e] = g[e + 1] - g[e]  ->  d g[e] = d k[e - 1] - d k[e];  d edge[e] = d g[e] G'(edge[e] - s)
+    d_g = F.pad(d_k, (0, 0, 1, 0)) - F.pad(d_k, (0, 0, 0, 1))                  # (M, 2, P+1, n)
+    d_edge = (d_g * ctx.hat).sum(-1)                                           # (M, 2, P+1)
+    frac = torch.linspace(0.0, 1.0, p + 1, dtype=d_edge.dtype, device=d_edge.device)
+    # edge[e] = lo + (e / P) (hi - lo) where hi >= lo (else lo): d hi = d len, d lo = sum d edge - d len
+    d_len = ((d_edge @ frac) + d_length) * ctx.mask
+    d_lo = d_edge.sum(-1) - d_len
+    return torch.cat([d_lo, d_len], dim=1)                                     # (x1, y1, x2, y2)

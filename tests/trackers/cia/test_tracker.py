@@ -9,7 +9,7 @@ import trackers.cia.tracker as tracker_mod
 from datasets.geometry import crop_image, crop_transform
 from trackers.base import TrackResult
 from trackers.cia import api
-from trackers.cia.box_refinement import jittered_boxes, optimize_boxes, select_box
+from trackers.cia.box_refinement import autograd_value_and_grad, jittered_boxes, optimize_boxes, select_box
 from trackers.cia.config import CIATrackerParams
 from trackers.cia.init_augmentation import Augmentation, augmented_samples, init_augmentations
 from trackers.cia.localization import localize
@@ -157,7 +157,7 @@ def test_box_refinement_ascends_and_selects():
 
     start = torch.tensor([[26.0, 23.0, 12.0, 15.0]], dtype=torch.float64)
     for space, step in (("default", 0.5), ("relative", 0.1)):
-        boxes, scores = optimize_boxes(score, start, iterations=300, step_length=step, space=space)
+        boxes, scores = optimize_boxes(autograd_value_and_grad(score), start, iterations=300, step_length=step, space=space)
         assert torch.allclose(boxes[0], target, atol=0.05), (space, boxes)
         assert scores[0] > score(start)[0]
     g = torch.Generator().manual_seed(0)
