@@ -29,7 +29,9 @@ cheaper order is chosen); chunk the boxes yourself if that is too large.
 """
 from __future__ import annotations
 
+import functools
 import math
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -167,19 +169,26 @@ class PoolContext:
     __slots__ = ("features", "k", "hat", "length", "mask", "inv_area", "t", "raw")
 
 
-def _axes(lo: Tensor, hi: Tensor, bins: int, size: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+@functools.lru_cache(maxsize=512)
+def _grids(bins: int, x0: int, y0: int, n: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(edge fractions (bins + 1, 1) = k / bins, sample coordinates (2, n): x0 + 0..n-1 and y0 + 0..n-1)."""
+    frac = torch.linspace(0.0, 1.0, bins + 1, dtype=dtype, device=device)[:, None]
+    samples = torch.arange(n, dtype=dtype, device=device) + torch.tensor([[x0], [y0]], dtype=dtype, device=device)
+    return frac, samples
+
+
+def _axes(lo: Tensor, hi: Tensor, frac: Tensor, samples: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """`_bin_weights` of both axes at once, plus what the backward needs.
 
     Args:
-        lo, hi: (M, 2) interval ends (x, y) in window coordinates.
+        lo, hi: (M, 2) interval ends (x, y) in map coordinates.
+        frac, samples: from `_grids` (bins + 1 edges, the n samples of the window per axis).
     Returns:
-        (weights (M, 2, bins, size), hat (M, 2, bins + 1, size), extent (M, 2) clamped at 0,
+        (weights (M, 2, bins, n), hat (M, 2, bins + 1, n), extent (M, 2) clamped at 0,
         mask (M, 2) bool extent >= 0).
     """
     diff = hi - lo
     length = diff.clamp(min=0.0)
-    frac = torch.linspace(0.0, 1.0, bins + 1, dtype=lo.dtype, device=lo.device)[:, None]     # (bins+1, 1)
-    samples = torch.arange(size, dtype=lo.dtype, device=lo.device)
     u = torch.addcmul((lo[..., None] - samples)[..., None, :], frac, length[..., None, None])  # edge - s
     u = u.clamp_(-1.0, 1.0)
     au = u.abs()
@@ -187,54 +196,56 @@ def _axes(lo: Tensor, hi: Tensor, bins: int, size: int) -> tuple[Tensor, Tensor,
     return g[..., 1:, :] - g[..., :-1, :], au.neg_().add_(1.0), length, diff >= 0
 
 
-def support_window(lo: Tensor, hi: Tensor, size: int) -> tuple[int, int]:
-    """``[start, stop)`` of the samples ``0..size-1`` that can have a non-zero weight for any of the
-    intervals ``[lo, hi]`` (feature coordinates): the hat of sample s reaches ``(s - 1, s + 1)``.
-    Reads the bounds on the host (one small transfer); the full range if a bound is not finite."""
-    ends = torch.stack([torch.minimum(lo, hi).min(), torch.maximum(lo, hi).max()]).tolist()
-    if not all(map(math.isfinite, ends)):
+def box_bounds(boxes: Tensor) -> list[float]:
+    """``[x_min, y_min, x_max, y_max]`` over all corners of boxes (M, 4) ``x1, y1, x2, y2``, read on the
+    host (one small transfer); pass it (times the level's scale) to `prroi_pool_with_context`."""
+    lo = torch.minimum(boxes[:, :2], boxes[:, 2:]).amin(0)
+    hi = torch.maximum(boxes[:, :2], boxes[:, 2:]).amax(0)
+    return torch.cat([lo, hi]).tolist()
+
+
+def support_range(lo: float, hi: float, size: int, margin: int = 0) -> tuple[int, int]:
+    """``[start, stop)`` of the samples ``0..size-1`` whose hats (reaching ``(s - 1, s + 1)``) meet
+    ``[lo, hi]``, widened by `margin` samples per side; the full range if a bound is not finite."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         return 0, size
-    start = min(max(math.floor(ends[0]), 0), size - 1)
-    stop = max(min(math.ceil(ends[1]) + 1, size), start + 1)
-    return start, stop
+    start = min(max(math.floor(lo) - margin, 0), size - 1)
+    return start, max(min(math.ceil(hi) + 1 + margin, size), start + 1)
 
 
-def _square_window(boxes: Tensor, size: int) -> tuple[int, int, int]:
-    """(x0, y0, n): an n x n window of a size x size map holding every sample the boxes reach."""
-    x0, x1 = support_window(boxes[:, 0], boxes[:, 2], size)
-    y0, y1 = support_window(boxes[:, 1], boxes[:, 3], size)
+def support_window(bounds: Sequence[float], size: int, margin: int = 0) -> tuple[int, int, int]:
+    """(x0, y0, n): the smallest n x n window of a size x size map holding every sample that boxes
+    within `bounds` ``[x_min, y_min, x_max, y_max]`` (feature coordinates) can reach, widened by
+    `margin` samples per side (clipped to the map)."""
+    x0, x1 = support_range(bounds[0], bounds[2], size, margin)
+    y0, y1 = support_range(bounds[1], bounds[3], size, margin)
     n = max(x1 - x0, y1 - y0)
     return min(x0, size - n), min(y0, size - n), n
 
 
-def prroi_pool_with_context(features: Tensor, boxes: Tensor, bins: int, crop: bool = True
+def prroi_pool_with_context(features: Tensor, boxes: Tensor, bins: int, origin: tuple[int, int] = (0, 0)
                             ) -> tuple[Tensor, PoolContext]:
     """`prroi_pool2d` of one image for inference, with an exact box gradient to follow.
 
     Args:
-        features: (C, S, S) square map (no autograd).
-        boxes: (M, 4) ``x1, y1, x2, y2`` in *feature* coordinates (already times spatial_scale).
+        features: (C, n, n) a square map, or a square window of one (no autograd).
+        boxes: (M, 4) ``x1, y1, x2, y2`` in *feature* coordinates of the whole map (already times
+            spatial_scale).
         bins: P bins per side.
-        crop: read only a square window of the map holding every sample that the boxes' bins can
-            reach (`support_window`; exact, samples outside it have zero weight). Costs one host
-            read of the bounds.
+        origin: ``(x0, y0)``, the map coordinates of the window's sample (0, 0). Pooling from a
+            window is exact when it holds every sample the boxes reach (`support_window`): the
+            others have zero weight.
     Returns:
         (out (M, C, P, P), context for `prroi_pool_boxes_grad`).
     """
-    c, h, w = features.shape
-    if h != w:
-        raise ValueError(f"prroi_pool_with_context needs a square map, got {h}x{w} (use prroi_pool2d)")
-    x0 = y0 = 0
-    n = w
-    if crop:
-        x0, y0, n = _square_window(boxes, w)
-        if n < w:
-            features = features[:, y0:y0 + n, x0:x0 + n].contiguous()
+    c, h, n = features.shape
+    if h != n:
+        raise ValueError(f"prroi_pool_with_context needs a square map, got {h}x{n} (use prroi_pool2d)")
     m = boxes.shape[0]
     ctx = PoolContext()
     ctx.features = features
-    origin = boxes.new_tensor([x0, y0])
-    ctx.k, ctx.hat, ctx.length, ctx.mask = _axes(boxes[:, :2] - origin, boxes[:, 2:] - origin, bins, n)
+    frac, samples = _grids(bins, origin[0], origin[1], n, boxes.dtype, boxes.device)
+    ctx.k, ctx.hat, ctx.length, ctx.mask = _axes(boxes[:, :2], boxes[:, 2:], frac, samples)
     area = ctx.length.prod(1)                                                  # (M,) = P^2 bin area
     ctx.inv_area = torch.where(area > 0, (bins * bins) / area.clamp(min=torch.finfo(area.dtype).tiny), 0.0)
     kx, ky = ctx.k.unbind(1)                                                   # (M, P, n) each
@@ -269,7 +280,7 @@ def prroi_pool_boxes_grad(ctx: PoolContext, grad_out: Tensor) -> Tensor:
     # weights[e] = g[e + 1] - g[e]  ->  d g[e] = d k[e - 1] - d k[e];  d edge[e] = d g[e] G'(edge[e] - s)
     d_g = F.pad(d_k, (0, 0, 1, 0)) - F.pad(d_k, (0, 0, 0, 1))                  # (M, 2, P+1, n)
     d_edge = (d_g * ctx.hat).sum(-1)                                           # (M, 2, P+1)
-    frac = torch.linspace(0.0, 1.0, p + 1, dtype=d_edge.dtype, device=d_edge.device)
+    frac = _grids(p, 0, 0, 1, d_edge.dtype, d_edge.device)[0][:, 0]
     # edge[e] = lo + (e / P) (hi - lo) where hi >= lo (else lo): d hi = d len, d lo = sum d edge - d len
     d_len = ((d_edge @ frac) + d_length) * ctx.mask
     d_lo = d_edge.sum(-1) - d_len

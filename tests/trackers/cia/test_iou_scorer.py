@@ -96,3 +96,21 @@ def test_relative_space_step_follows_the_gradient_in_relative_coordinates():
     expected = torch.cat([new_rel[:, :2] * sz0 - new_size / 2, new_size], 1)
     boxes, _ = optimize_boxes(autograd_value_and_grad(score), start, 1, 0.01, space="relative")
     torch.testing.assert_close(boxes, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_window_is_reused_while_the_boxes_stay_inside_and_recut_for_new_maps():
+    head, feat = _head(dtype=torch.float32), _feat(torch.float32)
+    scorer = IoUBoxScorer(head)
+    boxes = torch.tensor(BOXES[:3], dtype=torch.float32)
+    scorer(feat, boxes)
+    first = scorer._windows[0][3]
+    assert first.shape[-1] < 36                                       # a window, not the whole map
+    scorer(feat, boxes + 4.0)                                         # half a cell: still inside
+    assert scorer._windows[0][3] is first
+    far = boxes + 40.0
+    got = scorer(feat, far)
+    assert scorer._windows[0][3] is not first                         # moved out: cut again
+    torch.testing.assert_close(got, IoUBoxScorer(head, crop=False)(feat, far), rtol=1e-5, atol=1e-6)
+    feat2 = tuple(f.clone() for f in feat)
+    scorer(feat2, far)
+    assert scorer._windows[0][0] is feat2[0]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from trackers.common.prroi_pool import prroi_pool2d, prroi_pool_boxes_grad, prroi_pool_with_context, support_window
+from trackers.common.prroi_pool import (box_bounds, prroi_pool2d, prroi_pool_boxes_grad, prroi_pool_with_context,
+                                        support_window)
 
 BOXES = [  # x1, y1, x2, y2 in feature coordinates of a 12 x 12 map
     [2.3, 1.7, 6.9, 5.2],
@@ -30,7 +31,11 @@ def test_values_and_box_gradient_equal_autograd_float64(bins, crop):
     ref = prroi_pool2d(fmap[None], b[None], bins, 1.0)[0]
     (ref_grad,) = torch.autograd.grad((ref * grad_out).sum(), b)
 
-    out, ctx = prroi_pool_with_context(fmap, boxes, bins, crop=crop)
+    if crop:
+        x0, y0, n = support_window(box_bounds(boxes), 12)
+        out, ctx = prroi_pool_with_context(fmap[:, y0:y0 + n, x0:x0 + n], boxes, bins, (x0, y0))
+    else:
+        out, ctx = prroi_pool_with_context(fmap, boxes, bins)
     torch.testing.assert_close(out, ref.detach(), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(prroi_pool_boxes_grad(ctx, grad_out), ref_grad, rtol=1e-10, atol=1e-12)
     assert ref_grad[:3].abs().min() > 0          # the test boxes do have gradients
@@ -43,6 +48,7 @@ def test_box_gradient_matches_central_differences():
     weights = torch.randn(1, 3, 3, 3, generator=g, dtype=torch.float64)
     _, ctx = prroi_pool_with_context(fmap, box, 3)
     grad = prroi_pool_boxes_grad(ctx, weights)[0]
+    assert grad.abs().min() > 0
     eps = 1e-6
     for i in range(4):
         d = torch.zeros(1, 4, dtype=torch.float64)
@@ -53,26 +59,26 @@ def test_box_gradient_matches_central_differences():
 
 
 def test_support_window_covers_exactly_the_reachable_samples():
-    lo, hi = torch.tensor([2.5, 3.0]), torch.tensor([4.2, 6.0])
-    # hats of samples s reach (s - 1, s + 1): [2.5, 6.0] touches samples 2..6
-    assert support_window(lo, hi, 20) == (2, 7)
-    assert support_window(torch.tensor([-3.0]), torch.tensor([0.5]), 20) == (0, 2)
-    assert support_window(torch.tensor([18.5]), torch.tensor([30.0]), 20) == (18, 20)
-    assert support_window(torch.tensor([40.0]), torch.tensor([50.0]), 20) == (19, 20)  # outside: one sample, weight 0
-    assert support_window(torch.tensor([float("nan")]), torch.tensor([1.0]), 20) == (0, 20)
-    # the window really is exact: cropping does not change anything for random boxes
+    # hats of samples s reach (s - 1, s + 1): x in [2.5, 4.2] touches samples 2..5, y in [3.0, 6.0] 3..6
+    assert support_window([2.5, 3.0, 4.2, 6.0], 20) == (2, 3, 4)
+    assert support_window([-3.0, 1.0, 0.5, 1.5], 20) == (0, 1, 2)          # clipped at 0
+    assert support_window([18.5, 18.0, 30.0, 19.0], 20) == (18, 18, 2)     # clipped at the end
+    assert support_window([40.0, 2.0, 50.0, 4.0], 20) == (17, 2, 3)        # x outside: shifted to fit n = 3
+    assert support_window([float("nan"), 1.0, 1.0, 2.0], 20) == (0, 0, 20)  # not finite: everything
+    boxes = torch.tensor([[4.0, 1.0, 2.0, 3.0], [1.5, 2.0, 3.0, 7.0]])       # the first inverted in x
+    assert box_bounds(boxes) == [1.5, 1.0, 4.0, 7.0]
+    assert support_window([2.5, 3.0, 4.2, 6.0], 20, margin=2) == (0, 1, 8)  # widened, clipped at 0
+    # pooling from the window is exact for random boxes, and a small box reads a small window
     rng = np.random.default_rng(0)
     fmap = torch.randn(4, 16, 16, dtype=torch.float64)
     xy = torch.from_numpy(rng.uniform(-2, 16, (20, 2)))
-    boxes = torch.cat([xy, xy + torch.from_numpy(rng.uniform(0.1, 6, (20, 2)))], dim=1)
-    full, _ = prroi_pool_with_context(fmap, boxes, 5, crop=False)
-    cropped, _ = prroi_pool_with_context(fmap, boxes, 5, crop=True)
-    torch.testing.assert_close(cropped, full, rtol=1e-12, atol=1e-12)
-    small = torch.tensor([[5.2, 6.1, 7.9, 8.3]], dtype=torch.float64)
-    _, ctx = prroi_pool_with_context(fmap, small, 5, crop=True)
-    assert tuple(ctx.features.shape) == (4, 4, 4)                                       # rows 6..9, cols 5..8
-    torch.testing.assert_close(prroi_pool_with_context(fmap, small, 5)[0],
-                               prroi_pool_with_context(fmap, small, 5, crop=False)[0], rtol=1e-12, atol=1e-12)
+    for boxes in (torch.cat([xy, xy + torch.from_numpy(rng.uniform(0.1, 6, (20, 2)))], dim=1),
+                  torch.tensor([[5.2, 6.1, 7.9, 8.3]], dtype=torch.float64)):
+        x0, y0, n = support_window(box_bounds(boxes), 16)
+        full, _ = prroi_pool_with_context(fmap, boxes, 5)
+        cropped, _ = prroi_pool_with_context(fmap[:, y0:y0 + n, x0:x0 + n], boxes, 5, (x0, y0))
+        torch.testing.assert_close(cropped, full, rtol=1e-12, atol=1e-12)
+    assert (x0, y0, n) == (5, 6, 4)                          # rows 6..9, cols 5..8 for the small box
 
 
 def test_non_square_maps_are_refused():

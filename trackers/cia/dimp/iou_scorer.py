@@ -23,7 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from trackers.common import packed_linear
-from trackers.common.prroi_pool import prroi_pool_boxes_grad, prroi_pool_with_context
+from trackers.common.prroi_pool import (box_bounds, prroi_pool_boxes_grad, prroi_pool_with_context, support_range,
+                                        support_window)
 
 #: (bins, spatial scale) of the two levels of the test branch (ATOM: 5x5 @ 1/8, 3x3 @ 1/16)
 LEVELS = ((5, 1.0 / 8), (3, 1.0 / 16))
@@ -41,12 +42,16 @@ def _fold(block: nn.Module) -> tuple[Tensor, Tensor]:
 class IoUBoxScorer:
     """Scores and box gradients of candidate boxes (see module docstring).
 
+    Holds a reference to the last maps it pooled from (their reusable windows).
+
     Args:
         head: the `IoUNet` / `KLIoUNet` (eval mode). Its linear blocks are folded here, once: build a
             new scorer after changing the head's weights.
         crop: pool from the reachable window of each map only (exact; one small host read per
             level and call). The CIA tracker uses it on CPU, where it cuts the pooling work ~10x.
     """
+
+    WINDOW_MARGIN = 2   # samples added per side to a cut window, so the next ascent steps can reuse it
 
     def __init__(self, head: nn.Module, crop: bool = True) -> None:
         if head.training:
@@ -65,8 +70,26 @@ class IoUBoxScorer:
         self.packed = (tuple((pack(w, b), pack(w.t().contiguous())) for w, b in self.blocks)
                        if on_cpu and packed_linear.supported() else None)
         self.crop = crop
+        self._windows: dict[int, tuple] = {}   # level -> (map, origin, n, window): see _window
 
-    @torch.no_grad()
+    def _window(self, level: int, fmap: Tensor, bounds: list[float]) -> tuple[Tensor, tuple[int, int]]:
+        """A square window of `fmap` (1, C, S, S) holding every sample boxes within `bounds` reach, and
+        its origin. The boxes of an ascent move little from step to step, so a window cut with a
+        margin of `WINDOW_MARGIN` samples is kept and reused while the boxes stay inside it (and the
+        map is the same tensor object)."""
+        size = fmap.shape[-1]
+        cached = self._windows.get(level)
+        if cached is not None and cached[0] is fmap:
+            _, (x0, y0), n, window = cached
+            nx, ny = support_range(bounds[0], bounds[2], size), support_range(bounds[1], bounds[3], size)
+            if x0 <= nx[0] and nx[1] <= x0 + n and y0 <= ny[0] and ny[1] <= y0 + n:
+                return window, (x0, y0)
+        x0, y0, n = support_window(bounds, size, self.WINDOW_MARGIN)
+        window = fmap[0, :, y0:y0 + n, x0:x0 + n].contiguous() if n < size else fmap[0]
+        self._windows[level] = (fmap, (x0, y0), n, window)
+        return window, (x0, y0)
+
+    @torch.inference_mode()
     def __call__(self, feat: tuple[Tensor, Tensor], boxes_xywh: Tensor, need_grad: bool = True
                  ) -> tuple[Tensor, Tensor | None]:
         """Score boxes of one image.
@@ -82,10 +105,13 @@ class IoUBoxScorer:
             raise ValueError(f"IoUBoxScorer scores boxes of one image, got batches {feat[0].shape[0]}, {feat[1].shape[0]}")
         boxes = boxes_xywh.to(feat[0].dtype)
         xyxy = torch.cat([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], dim=1)
+        bounds = box_bounds(xyxy) if self.crop else None          # crop pixels, one host read for both levels
         score = None
         grad = None
         for level, (fmap, (weight, bias), w_pred, (bins, scale)) in enumerate(zip(feat, self.blocks, self.w_pred, LEVELS)):
-            pooled, ctx = prroi_pool_with_context(fmap[0], xyxy * scale, bins, crop=self.crop)   # (K, C, P, P)
+            window, origin = (self._window(level, fmap, [b * scale for b in bounds]) if bounds is not None
+                              else (fmap[0], (0, 0)))
+            pooled, ctx = prroi_pool_with_context(window, xyxy * scale, bins, origin)        # (K, C, P, P)
             packed = self.packed[level] if self.packed is not None and pooled.dtype == torch.float32 else None
             z = packed[0](pooled.flatten(1)) if packed else torch.addmm(bias, pooled.flatten(1), weight.t())  # (K, D)
             s = torch.relu(z) @ w_pred
