@@ -249,14 +249,28 @@ def _packed_linear_flops(x, w, *args, out_shape=None, **kwargs) -> int:
     return 2 * m * w[1] * w[0]
 
 
+def _conv_pointwise_flops(x, w, *args, out_shape=None, **kwargs) -> int:
+    """oneDNN convolution with fused post-op (`trackers.common.fused_conv`): ``2 N C_out H_out W_out
+    (C_in / groups) kh kw`` (the weight is (C_out, C_in / groups, kh, kw))."""
+    spatial = 1
+    for d in out_shape[2:]:
+        spatial *= d
+    k = 1
+    for d in w[1:]:
+        k *= d
+    return 2 * out_shape[0] * w[0] * spatial * k
+
+
 def _custom_flop_mapping() -> dict:
-    """Formulas FlopCounterMode lacks: the CPU fused attention kernel and the packed oneDNN linear."""
+    """Formulas FlopCounterMode lacks: the CPU fused attention kernel, the packed oneDNN linear and
+    the oneDNN convolution with a fused post-op."""
     mapping = {}
     op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
     if op is not None:
         mapping[op] = _sdpa_flops
     try:
         mapping[torch.ops.mkldnn._linear_pointwise] = _packed_linear_flops
+        mapping[torch.ops.mkldnn._convolution_pointwise] = _conv_pointwise_flops
     except (AttributeError, RuntimeError):  # build without oneDNN
         pass
     return mapping

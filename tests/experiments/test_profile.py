@@ -24,6 +24,27 @@ def test_count_flops_linear_conv_attention_by_hand():
     assert count_flops(lambda: (q @ kk.transpose(-2, -1)).softmax(-1) @ v) == fused
 
 
+def test_count_flops_of_the_folded_conv_and_packed_linear_equal_the_plain_ops():
+    from torch import nn
+
+    from trackers.common import fused_conv, packed_linear
+
+    if not (fused_conv.onednn_supported() and packed_linear.supported()):
+        pytest.skip("torch build without the oneDNN ops")
+    stack = fused_conv.ConvBNReLU(nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2), nn.BatchNorm2d(8)).eval()
+    img = torch.randn(1, 4, 9, 9)
+    with torch.no_grad():
+        plain = count_flops(lambda: stack(img))
+        fused_conv.fold_conv_bn(stack)
+        folded = count_flops(lambda: stack(img))
+    assert plain == folded == 2 * (5 * 5) * 8 * (2 * 3 * 3)
+    lin = nn.Linear(7, 3)
+    x = torch.randn(5, 7)
+    packed = packed_linear.PackedLinear(lin)
+    with torch.no_grad():
+        assert count_flops(lambda: packed(x)) == count_flops(lambda: lin(x)) == 2 * 5 * 7 * 3
+
+
 def test_time_calls_counts_calls_and_returns_positive_seconds():
     calls = []
     t = time_calls(lambda: calls.append(1), "cpu", n=4, warmup=2)

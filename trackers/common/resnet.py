@@ -15,6 +15,8 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
+from trackers.common.fused_conv import conv_bn, run_block
+
 LAYERS = ("conv1", "layer1", "layer2", "layer3", "layer4")
 STRIDES = {"conv1": 4, "layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32}
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -46,6 +48,9 @@ def stage_out_channels(block: str, planes: int) -> int:
 class ResNetBackbone(nn.Module):
     """ResNet trunk returning a dict of the requested stage outputs.
 
+    At inference the convolutions may run with their BatchNorm folded in
+    (`trackers.common.fused_conv`, attached by `trackers.common.inference.prepare_for_inference`).
+
     Args:
         block: "basic" or "bottleneck".
         layers: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18; its length (3 or 4) is the
@@ -54,6 +59,8 @@ class ResNetBackbone(nn.Module):
         widths: ``planes`` per stage (torchvision: 64, 128, 256, 512); the stem has ``widths[0]``.
         frozen: names from `LAYERS` (and "bn1") kept in eval mode with ``requires_grad=False``.
     """
+
+    foldable_conv_bn = (("conv1", "bn1"),)   # the stem (the blocks' pairs are found by type)
 
     def __init__(self, block: str = "basic", layers: Sequence[int] = (2, 2, 2, 2),
                  widths: Sequence[int] = (64, 128, 256, 512), frozen: Iterable[str] = ()) -> None:
@@ -119,13 +126,14 @@ class ResNetBackbone(nn.Module):
         if bad:
             raise KeyError(f"unknown or unbuilt backbone layers {sorted(bad)}; available {LAYERS[: self.num_stages + 1]}")
         out: dict[str, Tensor] = {}
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(conv_bn(self.conv1, self.bn1, x, relu=True))
         if "conv1" in wanted:
             out["conv1"] = x
         for k in range(1, self.num_stages + 1):
             if len(out) == len(wanted):
                 break
-            x = getattr(self, f"layer{k}")(x)
+            for block in getattr(self, f"layer{k}"):
+                x = run_block(block, x)
             if f"layer{k}" in wanted:
                 out[f"layer{k}"] = x
         return out

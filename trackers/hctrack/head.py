@@ -10,9 +10,12 @@ import math
 import torch
 from torch import Tensor, nn
 
+from trackers.common.fused_conv import ConvBNReLU
 
-def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+def _conv_bn_relu(cin: int, cout: int) -> ConvBNReLU:
+    """Conv3x3 + BatchNorm + ReLU (``Sequential`` names 0, 1, 2; folded at inference)."""
+    return ConvBNReLU(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout))
 
 
 def _tower(cin: int, ch: int, cout: int) -> nn.Sequential:

@@ -161,6 +161,6 @@ def test_channels_last_inference_model_tracks_like_nchw(small_cfg, monkeypatch):
     torch.manual_seed(0)
     tr_ref, ref = _track(cfg, build_model(cfg))
     assert tr_ref.model.backbone.patch_embed.proj.weight.is_contiguous()
-    for a, b in zip(fast, ref):
-        np.testing.assert_allclose(a.box_xywh, b.box_xywh, rtol=0, atol=1e-3)
-        assert abs(a.score - b.score) < 1e-5
+    for a, b in zip(fast, ref):  # float rounding only (folded BatchNorm in the head reorders sums)
+        np.testing.assert_allclose(a.box_xywh, b.box_xywh, rtol=1e-4, atol=1e-3)
+        assert abs(a.score - b.score) < 1e-4

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
+from trackers.common.fused_conv import run_block
+
 
 def instance_l2_norm(x: Tensor, scale: float, eps: float = 1e-5) -> Tensor:
     """``x * scale * sqrt(C H W / (sum x^2 + eps))`` per sample: x (N, C, H, W) -> same shape."""
@@ -54,3 +56,8 @@ class ClassificationFeatures(nn.Sequential):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for m in self:
+            x = run_block(m, x)   # residual blocks with folded convolutions at inference, else m(x)
+        return x

@@ -15,12 +15,13 @@ import torch
 from torch import Tensor, nn
 
 from trackers.common.box_ops import box_convert
+from trackers.common.fused_conv import ConvBNReLU
 from trackers.common.prroi_pool import prroi_pool2d
 
 
-def conv_bn_relu(cin: int, cout: int, kernel_size: int = 3, padding: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size, padding=padding, bias=True),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+def conv_bn_relu(cin: int, cout: int, kernel_size: int = 3, padding: int = 1) -> ConvBNReLU:
+    """Conv(bias) + BatchNorm + ReLU (``Sequential`` names 0, 1, 2; folded at inference)."""
+    return ConvBNReLU(nn.Conv2d(cin, cout, kernel_size, padding=padding, bias=True), nn.BatchNorm2d(cout))
 
 
 class LinearBlock(nn.Module):
