@@ -41,6 +41,35 @@ def test_apply_filter_matches_loop_and_transpose_is_adjoint():
     torch.testing.assert_close(apply_feat_transpose(feat, r, (4, 4)), auto)
 
 
+@pytest.mark.parametrize("fsize", [(4, 4), (5, 5), (3, 4)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_one_sequence_gemm_path_matches_loop_and_is_the_adjoint(fsize, channels_last):
+    """B = 1 on CPU takes the GEMM path (1x1 conv + fold, unfold + bmm): against the loop reference,
+    autograd through it (first and second order, as DiMP's training differentiates the optimizer)."""
+    from trackers.cia.dimp import filter_ops
+
+    g = torch.Generator().manual_seed(1)
+    fh, fw = fsize
+    feat = torch.randn(3, 1, 5, 7, 6, generator=g, dtype=torch.float64)
+    if channels_last:
+        feat = feat[:, 0].contiguous(memory_format=torch.channels_last)[:, None]
+    filt = torch.randn(1, 5, fh, fw, generator=g, dtype=torch.float64, requires_grad=True)
+    assert filter_ops._use_gemm(feat, 1)
+    s = apply_filter(feat, filt)
+    assert s.shape == (3, 1, 7 + 1 - fh % 2, 6 + 1 - fw % 2)
+    for n in range(3):
+        np.testing.assert_allclose(s[n, 0].detach().numpy(), _np_conv(feat[n, 0].numpy(), filt[0].detach().numpy()),
+                                   atol=1e-12)
+    r = torch.randn(s.shape, generator=g, dtype=torch.float64)
+    (auto,) = torch.autograd.grad((s * r).sum(), filt)
+    torch.testing.assert_close(apply_feat_transpose(feat, r, fsize), auto)
+    with pytest.raises(ValueError, match="do not match"):
+        apply_feat_transpose(feat, r[..., :-1], fsize)
+    torch.autograd.gradcheck(lambda f, x: apply_feat_transpose(x, apply_filter(x, f), fsize),
+                             (filt, feat.detach().clone().requires_grad_(True)))
+    torch.autograd.gradgradcheck(lambda f: apply_filter(feat, f), (filt,))
+
+
 def test_steepest_descent_step_hand_computed():
     # 1 frame, 1 channel, 1x2 map x = [1, 2], 1x1 filter f = 0.5, label [1, 0], identity activation
     # (mask 1), lambda = 0.1, step factor 1. r = [-0.5, 1]; g = 1*-0.5 + 2*1 + 0.1*0.5 = 1.55;
