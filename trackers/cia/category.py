@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from trackers.common.box_ops import box_convert
+from trackers.common.packed_linear import linear
 from trackers.common.prroi_pool import prroi_pool2d
 from trackers.common.resnet import make_stage, stage_out_channels
 
@@ -73,7 +74,13 @@ class FreeDictionary(nn.Module):
 
 
 class CrossAttentionLayer(nn.Module):
-    """Post-norm layer: ``t = LN(t + Drop(MHA(t, kv, kv)))``, ``t = LN(t + Drop(FFN(t)))``."""
+    """Post-norm layer: ``t = LN(t + Drop(MHA(t, kv, kv)))``, ``t = LN(t + Drop(FFN(t)))``.
+
+    ``FFN = Linear -> ReLU -> Dropout -> Linear`` (``ffn.0``, ``ffn.3``); at CPU inference its linears
+    may run packed with the ReLU fused (`trackers.common.packed_linear`).
+    """
+
+    packable_linears = ("ffn.0", "ffn.3")
 
     def __init__(self, dim: int, heads: int, ffn_dim: int, dropout: float) -> None:
         super().__init__()
@@ -88,7 +95,9 @@ class CrossAttentionLayer(nn.Module):
     def forward(self, tokens: Tensor, kv: Tensor) -> Tensor:
         """tokens (N, L, d), kv (N, K, d) -> (N, L, d)."""
         tokens = self.norm1(tokens + self.drop1(self.attn(tokens, kv, kv, need_weights=False)[0]))
-        return self.norm2(tokens + self.drop2(self.ffn(tokens)))
+        ffn = self.ffn
+        hidden = ffn[2](linear(ffn[0], tokens, ffn[1]))                # Linear -> ReLU -> Dropout
+        return self.norm2(tokens + self.drop2(linear(ffn[3], hidden)))
 
 
 class CategoryEncoder(nn.Module):

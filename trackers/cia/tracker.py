@@ -197,13 +197,12 @@ class CIATracker:
 
     def _refine(self, l2: Tensor, l3: Tensor, box_crop: np.ndarray) -> np.ndarray | None:
         p, st = self.params, self._state
-        head = self.net.box_head
-        feat = head.modulate(st["modulation"], self._iou_features(l2, l3))       # once per frame
+        feat = self._iou_features(l2, l3)          # modulated by the scorer, on the pooled windows only
         init = torch.from_numpy(box_crop).float()
         cands = jittered_boxes(init, p.num_init_random_boxes, p.box_jitter_pos, p.box_jitter_sz, st["gen"])
 
         def value_and_grad(b: Tensor) -> tuple[Tensor, Tensor]:
-            return self._scorer(feat, b)
+            return self._scorer(feat, b, modulation=st["modulation"])
 
         boxes, scores = optimize_boxes(value_and_grad, cands.to(self.device), p.box_refinement_iter,
                                        p.box_refinement_step_length, p.box_refinement_step_decay, p.box_refinement_space)

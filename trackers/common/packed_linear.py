@@ -11,8 +11,8 @@ How: ``torch.ops.mkldnn._reorder_linear_weight`` once and ``torch.ops.mkldnn._li
 per call, the ops PyTorch's own CPU inference compiler (inductor "freezing") emits. They are
 private, so `supported` checks that they exist and run; where they do not, nothing changes.
 
-Use: a module lists the names of its ``nn.Linear`` children that may be packed in a class
-attribute ``packable_linears`` and calls them through `linear` (``linear(self.fc1, x, self.act)``
+Use: a module lists the names (or dotted paths, ``"ffn.0"``) of its ``nn.Linear`` submodules that
+may be packed in a class attribute ``packable_linears`` and calls them through `linear` (``linear(self.fc1, x, self.act)``
 instead of ``self.act(self.fc1(x))``); `pack_linears` (called by
 `trackers.common.inference.prepare_for_inference` on CPU) attaches a `PackedLinear` snapshot to
 each of them. `linear` takes the packed path only when it is valid: autograd off, CPU float32
@@ -128,7 +128,7 @@ def pack_linears(model: nn.Module) -> int:
     n = 0
     for mod in model.modules():
         for name in getattr(mod, "packable_linears", ()):
-            lin = getattr(mod, name)
+            lin = mod.get_submodule(name)          # a child's name, or a dotted path ("ffn.0")
             if not isinstance(lin, nn.Linear):
                 raise TypeError(f"{type(mod).__name__}.packable_linears names {name!r}, a {type(lin).__name__}, not nn.Linear")
             packed = lin.__dict__.get("_packed_linear")

@@ -114,3 +114,16 @@ def test_window_is_reused_while_the_boxes_stay_inside_and_recut_for_new_maps():
     feat2 = tuple(f.clone() for f in feat)
     scorer(feat2, far)
     assert scorer._windows[0][0] is feat2[0]
+
+
+@pytest.mark.parametrize("crop", [False, True])
+def test_modulation_on_the_window_equals_modulated_maps(crop):
+    head, feat = _head(), _feat(torch.float64)
+    g = torch.Generator().manual_seed(5)
+    mod = (torch.rand(1, 256, 1, 1, generator=g, dtype=torch.float64), torch.rand(1, 256, 1, 1, generator=g, dtype=torch.float64))
+    boxes = torch.tensor(BOXES, dtype=torch.float64)
+    ref = IoUBoxScorer(head, crop=crop)(head.modulate(mod, feat), boxes)
+    scorer = IoUBoxScorer(head, crop=crop)
+    for _ in range(2):                                              # the second call reuses the windows
+        got = scorer(feat, boxes, modulation=mod)
+        torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)

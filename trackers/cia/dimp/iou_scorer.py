@@ -72,32 +72,43 @@ class IoUBoxScorer:
         self.crop = crop
         self._windows: dict[int, tuple] = {}   # level -> (map, origin, n, window): see _window
 
-    def _window(self, level: int, fmap: Tensor, bounds: list[float]) -> tuple[Tensor, tuple[int, int]]:
-        """A square window of `fmap` (1, C, S, S) holding every sample boxes within `bounds` reach, and
-        its origin. The boxes of an ascent move little from step to step, so a window cut with a
-        margin of `WINDOW_MARGIN` samples is kept and reused while the boxes stay inside it (and the
-        map is the same tensor object)."""
+    def _window(self, level: int, fmap: Tensor, modulation: Tensor | None, bounds: list[float] | None
+                ) -> tuple[Tensor, tuple[int, int]]:
+        """The (modulated) map of one level to pool from, as a (C, n, n) tensor and its origin.
+
+        With `bounds` (crop mode): a square window of `fmap` (1, C, S, S) holding every sample that
+        boxes within `bounds` reach. The boxes of an ascent move little from step to step, so a
+        window cut with a margin of `WINDOW_MARGIN` samples is kept and reused while the boxes stay
+        inside it (and the map is the same tensor object). Without: the whole map, also kept. The
+        modulation (channel weights) is applied to the window only.
+        """
         size = fmap.shape[-1]
         cached = self._windows.get(level)
         if cached is not None and cached[0] is fmap:
             _, (x0, y0), n, window = cached
+            if bounds is None:
+                return window, (x0, y0)
             nx, ny = support_range(bounds[0], bounds[2], size), support_range(bounds[1], bounds[3], size)
             if x0 <= nx[0] and nx[1] <= x0 + n and y0 <= ny[0] and ny[1] <= y0 + n:
                 return window, (x0, y0)
-        x0, y0, n = support_window(bounds, size, self.WINDOW_MARGIN)
-        window = fmap[0, :, y0:y0 + n, x0:x0 + n].contiguous() if n < size else fmap[0]
+        x0, y0, n = (0, 0, size) if bounds is None else support_window(bounds, size, self.WINDOW_MARGIN)
+        window = fmap[0, :, y0:y0 + n, x0:x0 + n]
+        window = (window * modulation.reshape(-1, 1, 1) if modulation is not None else window).contiguous()
         self._windows[level] = (fmap, (x0, y0), n, window)
         return window, (x0, y0)
 
     @torch.inference_mode()
-    def __call__(self, feat: tuple[Tensor, Tensor], boxes_xywh: Tensor, need_grad: bool = True
-                 ) -> tuple[Tensor, Tensor | None]:
+    def __call__(self, feat: tuple[Tensor, Tensor], boxes_xywh: Tensor, need_grad: bool = True,
+                 modulation: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor | None]:
         """Score boxes of one image.
 
         Args:
-            feat: the head's `modulate` output for ONE image: two (1, C_k, H_k, W_k) maps.
+            feat: the IoU-Net test features of ONE image, two (1, C_k, H_k, W_k) maps: already
+                modulated (the head's `modulate` output), or raw with `modulation` given.
             boxes_xywh: (K, 4) in crop pixels.
             need_grad: also return the gradient.
+            modulation: the reference modulation, two (1, C_k, 1, 1) vectors, multiplied into the
+                pooled windows only (the same values as `modulate` on the whole maps).
         Returns:
             (scores (K,), d score / d box (K, 4) or None), in the maps' dtype.
         """
@@ -106,11 +117,12 @@ class IoUBoxScorer:
         boxes = boxes_xywh.to(feat[0].dtype)
         xyxy = torch.cat([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], dim=1)
         bounds = box_bounds(xyxy) if self.crop else None          # crop pixels, one host read for both levels
+        mods = modulation if modulation is not None else (None, None)
         score = None
         grad = None
         for level, (fmap, (weight, bias), w_pred, (bins, scale)) in enumerate(zip(feat, self.blocks, self.w_pred, LEVELS)):
-            window, origin = (self._window(level, fmap, [b * scale for b in bounds]) if bounds is not None
-                              else (fmap[0], (0, 0)))
+            window, origin = self._window(level, fmap, mods[level],
+                                          None if bounds is None else [b * scale for b in bounds])
             pooled, ctx = prroi_pool_with_context(window, xyxy * scale, bins, origin)        # (K, C, P, P)
             packed = self.packed[level] if self.packed is not None and pooled.dtype == torch.float32 else None
             z = packed[0](pooled.flatten(1)) if packed else torch.addmm(bias, pooled.flatten(1), weight.t())  # (K, D)
