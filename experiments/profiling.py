@@ -249,6 +249,11 @@ def _packed_linear_flops(x, w, *args, out_shape=None, **kwargs) -> int:
     return 2 * m * w[1] * w[0]
 
 
+def _mkl_linear_flops(x, packed, w, *args, out_shape=None, **kwargs) -> int:
+    """MKL packed linear (`trackers.common.packed_linear`): original weight w (N, K): ``2 M K N``."""
+    return _packed_linear_flops(x, w)
+
+
 def _conv_pointwise_flops(x, w, *args, out_shape=None, **kwargs) -> int:
     """oneDNN convolution with fused post-op (`trackers.common.fused_conv`): ``2 N C_out H_out W_out
     (C_in / groups) kh kw`` (the weight is (C_out, C_in / groups, kh, kw))."""
@@ -271,6 +276,7 @@ def _custom_flop_mapping() -> dict:
     try:
         mapping[torch.ops.mkldnn._linear_pointwise] = _packed_linear_flops
         mapping[torch.ops.mkldnn._convolution_pointwise] = _conv_pointwise_flops
+        mapping[torch.ops.mkl._mkl_linear] = _mkl_linear_flops
     except (AttributeError, RuntimeError):  # build without oneDNN
         pass
     return mapping

@@ -33,13 +33,15 @@ from trackers.common.fused_conv import fold_conv_bn
 from trackers.common.packed_linear import pack_linears
 
 
-def prepare_for_inference(model: nn.Module, device: str | torch.device) -> nn.Module:
-    """``model.to(device).eval()`` (+ channels-last weights, folded conv-BN, packed linears, allocator tuning on CPU); returns `model`."""
+def prepare_for_inference(model: nn.Module, device: str | torch.device, linear_rows: int | None = None) -> nn.Module:
+    """``model.to(device).eval()`` (+ channels-last weights, folded conv-BN, packed linears, allocator
+    tuning on CPU); returns `model`. `linear_rows`: the row count the packed linears are packed for
+    (`trackers.common.packed_linear.PackedLinear`; None = any)."""
     device = torch.device(device)
     retain_freed_memory()
     model = model.to(device).eval()
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
         fold_conv_bn(model)
-        pack_linears(model)
+        pack_linears(model, linear_rows)
     return model

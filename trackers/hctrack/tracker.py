@@ -84,7 +84,8 @@ class HCTrackTracker:
         self.cfg = cfg
         self.name = cfg.name
         self.device = torch.device(device)
-        self.model = prepare_for_inference(model, self.device)
+        # packed for the per-frame search branch: batch 1 x search_grid^2 tokens
+        self.model = prepare_for_inference(model, self.device, linear_rows=cfg.search_grid ** 2)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
         self._window = hann2d(cfg.search_grid).to(self.device)

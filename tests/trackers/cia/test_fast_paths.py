@@ -63,7 +63,7 @@ def test_channels_last_inference_model_tracks_like_nchw(monkeypatch):
     cfg = _cfg()
     trk, fast = _run(cfg, _model(cfg))
     assert trk.net.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
-    monkeypatch.setattr(tracker_mod, "prepare_for_inference", lambda m, d: m.to(d).eval())
+    monkeypatch.setattr(tracker_mod, "prepare_for_inference", lambda m, d, **kw: m.to(d).eval())
     ref_trk, ref = _run(cfg, _model(cfg))
     assert ref_trk.net.backbone.conv1.weight.is_contiguous()
     for a, b in zip(fast, ref):

@@ -105,3 +105,34 @@ def test_declared_non_linear_is_an_error():
 
     with pytest.raises(TypeError, match="conv"):
         pl.pack_linears(Bad())
+
+
+@pytest.mark.skipif(not pl.mkl_supported(), reason="torch build without MKL packed GEMM ops")
+@pytest.mark.parametrize("act", [nn.GELU(), nn.GELU(approximate="tanh"), nn.ReLU()])
+def test_row_packed_mkl_path_serves_its_row_count_only(act, monkeypatch):
+    torch.manual_seed(0)
+    block = Block(act).eval()
+    assert pl.pack_linears(block, rows=10) == 2
+    assert block.fc1.__dict__["_packed_linear"].rows == 10
+    calls = _packed_calls(monkeypatch)
+    x = torch.randn(2, 5, 12)                                # 10 rows: the MKL-packed path, activation in place
+    other = torch.randn(3, 12)                               # 3 rows: the modules' own path
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), _reference(block, x), rtol=1e-5, atol=1e-5)
+        assert len(calls) == 2
+        torch.testing.assert_close(block(other), _reference(block, other), rtol=0, atol=0)
+        assert len(calls) == 2
+    pl.pack_linears(block)                                   # re-pack for any row count: oneDNN again
+    assert block.fc1.__dict__["_packed_linear"].rows is None
+
+
+def test_dotted_names_reach_submodules():
+    class Outer(nn.Module):
+        packable_linears = ("ffn.0",)
+
+        def __init__(self):
+            super().__init__()
+            self.ffn = nn.Sequential(nn.Linear(4, 6), nn.ReLU())
+
+    outer = Outer()
+    assert pl.pack_linears(outer) == 1 and "_packed_linear" in outer.ffn[0].__dict__

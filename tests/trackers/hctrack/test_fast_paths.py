@@ -157,7 +157,7 @@ def test_channels_last_inference_model_tracks_like_nchw(small_cfg, monkeypatch):
     torch.manual_seed(0)
     tr, fast = _track(cfg, build_model(cfg))
     assert tr.model.backbone.patch_embed.proj.weight.is_contiguous(memory_format=torch.channels_last)
-    monkeypatch.setattr(tracker_mod, "prepare_for_inference", lambda m, d: m.to(d).eval())
+    monkeypatch.setattr(tracker_mod, "prepare_for_inference", lambda m, d, **kw: m.to(d).eval())
     torch.manual_seed(0)
     tr_ref, ref = _track(cfg, build_model(cfg))
     assert tr_ref.model.backbone.patch_embed.proj.weight.is_contiguous()
