@@ -24,26 +24,28 @@ def dataset(tmp_path, tools):
 
 
 def _hctrack_breaker(breakage: str):
-    """Wrap `forward_search` so calls in BAD_FRAMES return broken maps of the given kind."""
+    """Wrap `forward_track` so calls in BAD_FRAMES return a broken score map or box of the given kind."""
 
     def wrap(fn):
         calls = {"n": 0}
 
-        def forward_search(*args, **kwargs):
+        def forward_track(*args, **kwargs):
             out = dict(fn(*args, **kwargs))
             calls["n"] += 1
             if calls["n"] in BAD_FRAMES:
+                box = out["pred_boxes"].clone()
                 if breakage == "nan size":
-                    out["size_map"] = torch.full_like(out["size_map"], float("nan"))
+                    box[:, 2:] = float("nan")
                 elif breakage == "nan score":
                     out["score_map"] = torch.full_like(out["score_map"], float("nan"))
                 elif breakage == "inf offset":
-                    out["offset_map"] = torch.full_like(out["offset_map"], float("inf"))
+                    box[:, :2] = float("inf")
                 elif breakage == "zero size":
-                    out["size_map"] = torch.zeros_like(out["size_map"])
+                    box[:, 2:] = 0.0
+                out["pred_boxes"] = box
             return out
 
-        return forward_search
+        return forward_track
 
     return wrap
 
@@ -65,7 +67,7 @@ def test_hctrack_broken_network_output_falls_back_and_is_recorded(dataset, tmp_p
     cfg = get_config("hctrack-tiny")
     api = family_api(cfg)
     model = api.build_model(cfg).eval()
-    model.forward_search = _hctrack_breaker(breakage)(model.forward_search)   # before the tracker binds it
+    model.forward_track = _hctrack_breaker(breakage)(model.forward_track)   # before the tracker binds it
     out = tmp_path / "hctrack"
     run_tracker(lambda: api.build_tracker(cfg, model, "cpu"), dataset, out, progress=False)
     _check_run(out, dataset[0], tally)

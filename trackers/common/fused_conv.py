@@ -109,6 +109,17 @@ def conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: Tensor, relu: bool = False) 
     return F.relu(y) if relu else y
 
 
+def conv_bn_valid(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: Tensor, relu: bool = False) -> Tensor:
+    """`conv_bn` without padding ("valid": the output shrinks by kernel - 1), for evaluating a
+    stack of convolutions on a window of a map (stride 1)."""
+    folded = conv.__dict__.get("_folded_conv")
+    if _usable(folded, conv, bn, x):
+        y = F.conv2d(x, folded.weight, folded.bias, 1, 0, folded.dilation, folded.groups)
+    else:
+        y = bn(F.conv2d(x, conv.weight, conv.bias, 1, 0, conv.dilation, conv.groups))
+    return F.relu(y) if relu else y
+
+
 def _is_conv_bn(m: nn.Module) -> bool:
     return (isinstance(m, nn.Sequential) and len(m) in (2, 3) and isinstance(m[0], nn.Conv2d)
             and isinstance(m[1], nn.BatchNorm2d) and (len(m) == 2 or isinstance(m[2], nn.ReLU)))
@@ -182,4 +193,4 @@ def unfold_conv_bn(model: nn.Module) -> None:
         m.__dict__.pop("_folded_conv", None)
 
 
-__all__ = ["ConvBNReLU", "FoldedConv", "conv_bn", "fold_conv_bn", "onednn_supported", "run_block", "unfold_conv_bn"]
+__all__ = ["ConvBNReLU", "FoldedConv", "conv_bn", "conv_bn_valid", "fold_conv_bn", "onednn_supported", "run_block", "unfold_conv_bn"]

@@ -57,6 +57,20 @@ class HCTrackModel(nn.Module):
         """
         return self._predict(search, tf)[0]
 
+    def forward_track(self, search: Tensor, tf: TemplateFeatures, window: Tensor | None = None) -> dict[str, Tensor]:
+        """What the online tracker needs: search branch + `CenterHead.predict_peak`.
+
+        Args:
+            search: ``(B, 3, Sx, Sx)``; tf: template features; window: ``(F, F)`` ranking window
+                (the Hann window) or None.
+        Returns:
+            dict with ``score_map (B,1,F,F)`` (un-windowed) and ``pred_boxes (B,4)`` cxcywh
+            normalised to the crop, decoded at the argmax of ``score_map * window``.
+        """
+        sf = self.backbone.forward_search(search, tf)
+        score, boxes = self.box_head.predict_peak(sf.tokens, window)
+        return {"score_map": score, "pred_boxes": boxes}
+
     def forward(
         self,
         template: Tensor,

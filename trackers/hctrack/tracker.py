@@ -6,8 +6,8 @@ Per sequence:
   both T and DT; the template branch runs once and its features (each CSA layer's template
   keys/values, RIP's centre queries) are cached.
 * ``track``: search crop (``search_factor`` x, ``search_size`` px) around the previous box, search
-  branch + head, Hann window (optional) multiplied into the score map, argmax decoding, map the
-  box back with the crop's own `CropTransform` (the same `datasets.geometry` functions as
+  branch + head, Hann window (optional) multiplied into the score map, argmax decoding (on CPU the
+  offset and size towers run only around the peak: `CenterHead.predict_peak`), map the box back with the crop's own `CropTransform` (the same `datasets.geometry` functions as
   training), clip to the image with ``clip_box_xywh``. The reported score is the max of the raw
   (un-windowed) score map.
 * dynamic template: within each run of ``update_interval`` frames the tracker keeps the template
@@ -92,7 +92,11 @@ class HCTrackTracker:
         self._state: _SequenceState | None = None
         inf = cfg.inference
         self._amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[inf.precision]
-        self._search_fn = torch.compile(self.model.forward_search) if inf.compile else self.model.forward_search
+        # models with `forward_track` decode at the (windowed) peak themselves (HCTrackModel: the offset
+        # and size towers only around it, on CPU); others give the full maps, decoded here
+        self._peak_decoding = hasattr(self.model, "forward_track")
+        fn = self.model.forward_track if self._peak_decoding else self.model.forward_search
+        self._search_fn = torch.compile(fn) if inf.compile else fn
 
     # -- helpers ----------------------------------------------------------------------------
     def _to_tensor(self, crop: np.ndarray) -> Tensor:
@@ -125,14 +129,23 @@ class HCTrackTracker:
     def run_network(self, search: Tensor) -> dict[str, Tensor]:
         """Search branch + head of a prepared crop ``(1, 3, Sx, Sx)`` with the cached template features.
 
-        Returns the model's `forward_search` dict; floating maps are float32 whatever the precision.
+        Returns ``score_map`` (un-windowed) and ``pred_boxes`` decoded at the argmax of the score map
+        times the Hann window (when enabled); floating values are float32 whatever the precision.
         """
         if self._state is None:
             raise ValueError("HCTrack.run_network called before initialize")
+        window = self._window if self.cfg.inference.hann_window else None
         with self._autocast():
-            out = self._search_fn(search, self._state.features)
+            if self._peak_decoding:
+                out = self._search_fn(search, self._state.features, window)
+            else:
+                out = self._search_fn(search, self._state.features)
         if self._amp_dtype is not None:
             out = {k: v.float() if v.is_floating_point() else v for k, v in out.items()}
+        if not self._peak_decoding:
+            score = out["score_map"]
+            ranked = score if window is None else score * window
+            out = {"score_map": score, "pred_boxes": decode_boxes(ranked, out["offset_map"], out["size_map"])[0]}
         return out
 
     # -- public -------------------------------------------------------------------------------
@@ -164,10 +177,7 @@ class HCTrackTracker:
         if not cfg.inference.cache_template:
             st.features = self._features(st.template, st.dynamic_template)
         out = self.run_network(x)
-        score_map = out["score_map"]
-        windowed = score_map * self._window if cfg.inference.hann_window else score_map
-        pred, _ = decode_boxes(windowed, out["offset_map"], out["size_map"])
-        readout = torch.cat([score_map.amax().reshape(1), pred[0]]).cpu().double().numpy()  # one sync
+        readout = torch.cat([out["score_map"].amax().reshape(1), out["pred_boxes"][0]]).cpu().double().numpy()  # one sync
         score, pred = float(readout[0]), readout[1:]
         if not (np.isfinite(pred).all() and pred[2] > 0 and pred[3] > 0 and np.isfinite(score)):
             result = TrackResult(st.box.copy(), 0.0, "fallback")

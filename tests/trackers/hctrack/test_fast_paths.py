@@ -47,8 +47,10 @@ def test_run_network_equals_model_forward(small_cfg):
     out = tr.run_network(x)
     with torch.no_grad():
         ref = model.forward_search(x, tr._state.features)
-    for k in ref:
-        assert torch.equal(out[k], ref[k]), k
+    window = hann2d(cfg.search_grid) if cfg.inference.hann_window else 1.0
+    torch.testing.assert_close(out["score_map"], ref["score_map"], rtol=0, atol=0)
+    pred = decode_boxes(ref["score_map"] * window, ref["offset_map"], ref["size_map"])[0]
+    torch.testing.assert_close(out["pred_boxes"], pred, rtol=1e-5, atol=1e-6)   # peak-only towers
 
 
 def test_track_readout_matches_reference_decoding(small_cfg):
@@ -68,7 +70,8 @@ def test_track_readout_matches_reference_decoding(small_cfg):
     assert res.score == pytest.approx(float(ref["score_map"].max()), abs=0)
     crop_xywh = np.array([pred[0] - pred[2] / 2, pred[1] - pred[3] / 2, pred[2], pred[3]]) * d.search_size
     expected = tr._clip(transform.box_to_image(crop_xywh), frames[1].shape[:2])
-    np.testing.assert_allclose(res.box_xywh, expected, rtol=0, atol=1e-9)
+    # float rounding only: on CPU the offset / size towers run on the peak's patch (CenterHead.predict_peak)
+    np.testing.assert_allclose(res.box_xywh, expected, rtol=0, atol=1e-4)
 
 
 def test_bf16_autocast_cpu_close_to_fp32(small_cfg):
@@ -80,7 +83,7 @@ def test_bf16_autocast_cpu_close_to_fp32(small_cfg):
     a, b = tr32.run_network(x), tr16.run_network(x)
     assert b["score_map"].dtype == torch.float32
     assert (a["score_map"] - b["score_map"]).abs().max() < 0.03     # bf16: 8 mantissa bits
-    assert (a["size_map"] - b["size_map"]).abs().max() < 0.03
+    assert (a["pred_boxes"][:, 2:] - b["pred_boxes"][:, 2:]).abs().max() < 0.03
     for r32, r16 in zip(res32, res16):
         assert abs(r32.score - r16.score) < 0.03
         # same argmax cell in the first frames -> boxes within a fraction of a token (16 px crop cells)
