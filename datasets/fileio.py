@@ -19,6 +19,24 @@ def _tmp_path(path: Path) -> Path:
     return path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
 
 
+def _fsync_dir(folder: Path) -> None:
+    try:  # persist a rename
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _discard(tmp: Path) -> None:
+    try:
+        tmp.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -> Path:
     """Call ``write(fileobj)`` on a temporary file, fsync it, then atomically rename to `path`."""
     path = Path(path)
@@ -31,31 +49,10 @@ def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
-    try:  # persist the rename itself
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    _fsync_dir(path.parent)
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:  # persist a rename
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 @contextmanager
@@ -82,10 +79,7 @@ def atomic_output_path(path: str | Path) -> Iterator[Path]:
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
     _fsync_dir(path.parent)
 
