@@ -103,13 +103,13 @@ def test_window_is_reused_while_the_boxes_stay_inside_and_recut_for_new_maps():
     scorer = IoUBoxScorer(head)
     boxes = torch.tensor(BOXES[:3], dtype=torch.float32)
     scorer(feat, boxes)
-    first = scorer._windows[0][3]
+    first = scorer._windows[0][4]
     assert first.shape[-1] < 36                                       # a window, not the whole map
     scorer(feat, boxes + 4.0)                                         # half a cell: still inside
-    assert scorer._windows[0][3] is first
+    assert scorer._windows[0][4] is first
     far = boxes + 40.0
     got = scorer(feat, far)
-    assert scorer._windows[0][3] is not first                         # moved out: cut again
+    assert scorer._windows[0][4] is not first                         # moved out: cut again
     torch.testing.assert_close(got, IoUBoxScorer(head, crop=False)(feat, far), rtol=1e-5, atol=1e-6)
     feat2 = tuple(f.clone() for f in feat)
     scorer(feat2, far)
@@ -127,3 +127,6 @@ def test_modulation_on_the_window_equals_modulated_maps(crop):
     for _ in range(2):                                              # the second call reuses the windows
         got = scorer(feat, boxes, modulation=mod)
         torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+    other = tuple(m * 2.0 for m in mod)                             # same maps, new modulation: new windows
+    torch.testing.assert_close(scorer(feat, boxes, modulation=other),
+                               IoUBoxScorer(head, crop=crop)(head.modulate(other, feat), boxes), rtol=1e-12, atol=1e-12)

@@ -6,8 +6,9 @@ Through autograd each pass is ~250 small operations (PrRoIPool's bin weights, tw
 BatchNorm, their backward nodes), and on the CPU the refinement cost more than half the network
 forward. `IoUBoxScorer` computes the same values and gradients directly:
 
-* the two `LinearBlock`s' eval-mode BatchNorm is folded into their linear layers once per frame
-  (the network does not change while tracking), so a block is one GEMM and a ReLU;
+* the two `LinearBlock`s' eval-mode BatchNorm is folded into their linear layers once (the CIA
+  tracker builds a scorer per sequence: the network does not change while tracking), so a block
+  is one GEMM and a ReLU;
 * PrRoIPool runs on the window of the feature map that the boxes can reach
   (`trackers.common.prroi_pool.prroi_pool_with_context`, exact) and its box gradient is the
   closed form of `prroi_pool_boxes_grad` (chain rule through the separable bin integrals);
@@ -15,7 +16,7 @@ forward. `IoUBoxScorer` computes the same values and gradients directly:
 
 Same numbers as autograd through `IoUNet.predict_iou_modulated` (tested to float32 rounding, and
 to 1e-10 in float64). Inference only: the head must be in eval mode, and nothing here builds a
-graph. One scorer serves the candidate boxes of one frame.
+graph.
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ class IoUBoxScorer:
         self.packed = (tuple((pack(w, b), pack(w.t().contiguous())) for w, b in self.blocks)
                        if on_cpu and packed_linear.supported() else None)
         self.crop = crop
-        self._windows: dict[int, tuple] = {}   # level -> (map, origin, n, window): see _window
+        self._windows: dict[int, tuple] = {}   # level -> (map, modulation, origin, n, window): see _window
 
     def _window(self, level: int, fmap: Tensor, modulation: Tensor | None, bounds: list[float] | None
                 ) -> tuple[Tensor, tuple[int, int]]:
@@ -79,13 +80,13 @@ class IoUBoxScorer:
         With `bounds` (crop mode): a square window of `fmap` (1, C, S, S) holding every sample that
         boxes within `bounds` reach. The boxes of an ascent move little from step to step, so a
         window cut with a margin of `WINDOW_MARGIN` samples is kept and reused while the boxes stay
-        inside it (and the map is the same tensor object). Without: the whole map, also kept. The
-        modulation (channel weights) is applied to the window only.
+        inside it (and the map and the modulation are the same tensor objects). Without: the whole
+        map, also kept. The modulation (channel weights) is applied to the window only.
         """
         size = fmap.shape[-1]
         cached = self._windows.get(level)
-        if cached is not None and cached[0] is fmap:
-            _, (x0, y0), n, window = cached
+        if cached is not None and cached[0] is fmap and cached[1] is modulation:
+            _, _, (x0, y0), n, window = cached
             if bounds is None:
                 return window, (x0, y0)
             nx, ny = support_range(bounds[0], bounds[2], size), support_range(bounds[1], bounds[3], size)
@@ -94,7 +95,7 @@ class IoUBoxScorer:
         x0, y0, n = (0, 0, size) if bounds is None else support_window(bounds, size, self.WINDOW_MARGIN)
         window = fmap[0, :, y0:y0 + n, x0:x0 + n]
         window = (window * modulation.reshape(-1, 1, 1) if modulation is not None else window).contiguous()
-        self._windows[level] = (fmap, (x0, y0), n, window)
+        self._windows[level] = (fmap, modulation, (x0, y0), n, window)
         return window, (x0, y0)
 
     @torch.inference_mode()
