@@ -7,8 +7,9 @@ Per sequence:
   keys/values, RIP's centre queries) are cached.
 * ``track``: search crop (``search_factor`` x, ``search_size`` px) around the previous box, search
   branch + head, Hann window (optional) multiplied into the score map, argmax decoding (on CPU the
-  offset and size towers run only around the peak: `CenterHead.predict_peak`), map the box back with the crop's own `CropTransform` (the same `datasets.geometry` functions as
-  training), clip to the image with ``clip_box_xywh``. The reported score is the max of the raw
+  offset and size towers run only around the peak: `CenterHead.predict_peak`), map the box back
+  with the crop's own `CropTransform` (the same `datasets.geometry` functions as training), clip
+  to the image with ``clip_box_xywh``. The reported score is the max of the raw
   (un-windowed) score map.
 * dynamic template: within each run of ``update_interval`` frames the tracker keeps the template
   crop of the highest-scoring frame (cropped around that frame's output box); after the last frame
@@ -22,7 +23,9 @@ network under autocast (outputs converted back to float32) and ``inference.compi
 search branch in ``torch.compile`` (its first call compiles). `run_network` is the network step
 alone (what ``experiments.profile`` times as "model"). The model is prepared with
 `trackers.common.inference.prepare_for_inference` (eval mode in place; on CPU channels-last conv
-weights and glibc malloc thresholds that stop per-frame page faults).
+weights, the head's BatchNorm folded into its convolutions, the attention and MLP linears packed
+by MKL for the search branch's ``search_grid ** 2`` token rows, and glibc malloc thresholds that
+stop per-frame page faults).
 
 Init box: NaN/inf or w, h <= 0 -> ValueError naming the box; a box with no overlap with the image
 -> ValueError; a box partly outside the image is clipped to it (``clip_box_xywh``) first.
