@@ -12,9 +12,10 @@ Two ways to compute the same thing:
   oneDNN runs a convolution with a single output channel (and the adjoint, whose kernels are the
   score maps) at 4-8 GFLOP/s on the 2-core development machine, so the filter is applied as a 1x1
   convolution to its ``fh * fw`` taps (one GEMM, ``C -> fh fw``) followed by ``F.fold`` (the shifted
-  sum of the tap maps), and the adjoint as ``F.unfold`` of the scores and one batched GEMM
-  (`_apply_filter_gemm`, `_feat_transpose_gemm`). A DiMP18 filter update (2 steepest-descent steps
-  on 50 samples) went from ~160 ms to ~15 ms. Both are differentiable.
+  sum of the tap maps), and the adjoint as an im2col of the scores (a strided view, one copy) and
+  one batched GEMM (`_apply_filter_gemm`, `_feat_transpose_gemm`). A DiMP18 filter update (2
+  steepest-descent steps on 50 samples) went from 160-180 ms to 26-36 ms (2 threads). Both are
+  differentiable (twice, as DiMP's training needs).
 """
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ def apply_feat_transpose(feat: Tensor, scores: Tensor, filter_size: tuple[int, i
     """Adjoint of `apply_filter` w.r.t. the filter: ``d <apply_filter(feat, f), scores> / d f``.
 
     Summed over the N frames. Computed as one grouped convolution of the padded features with the
-    score maps as kernels (no autograd needed, so it can itself be differentiated once).
+    score maps as kernels, or for one sequence on CPU as `_feat_transpose_gemm` (no autograd
+    needed, so it can itself be differentiated).
 
     Args:
         feat: (N, B, C, H, W).
