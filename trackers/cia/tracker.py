@@ -20,10 +20,11 @@ place; on CPU channels-last conv weights and no per-frame page faults); ``precis
 IoU-Net test features) under autocast and ``compile`` wraps them in ``torch.compile``; the filter
 optimisation, localisation and IoU-Net box ascent always run in float32. Per frame the host reads
 the score map once (finiteness checked there), the candidate boxes are jittered on the host and
-refined in one batch on modulated IoU features computed once, and the result comes back in one
+refined in one batch on IoU features computed once per frame, and the result comes back in one
 transfer. The box ascent takes the IoU-Net's scores and box gradients in closed form
 (`trackers.cia.dimp.iou_scorer.IoUBoxScorer`: folded BatchNorm, pooling from the reachable window
-of the map on CPU, no autograd), the same values as autograd through the predictor.
+of the map on CPU, the reference modulation applied to that window only, no autograd), the same
+values as autograd through the predictor.
 
 Coordinates: continuous image pixels, ``xywh`` boxes, centres ``x + w/2`` (no (y, x) state).
 Score cell ``m`` of the (S/16 + 1)-sided map sits at crop pixel ``16 m`` (even filter).

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from trackers.common.packed_linear import autocast_on, tensor_versions
+
 _SUPPORTED: bool | None = None
 
 
@@ -44,8 +46,11 @@ def _tensors(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple:
     return (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
 
 
-def _state(tensors: tuple) -> tuple:
-    return tuple(None if t is None else (t._version, t.data_ptr()) for t in tensors)
+def bn_affine(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    """Eval-mode BatchNorm as ``y = gain * x + shift`` per channel: ``gain = gamma / sqrt(var + eps)``,
+    ``shift = beta - mean * gain`` (what folding it into the preceding layer multiplies and adds)."""
+    gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return gain, bn.bias - bn.running_mean * gain
 
 
 class FoldedConv:
@@ -53,15 +58,14 @@ class FoldedConv:
 
     def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
         self._tensors = _tensors(conv, bn)
-        self._state = _state(self._tensors)
+        self._state = tensor_versions(self._tensors)
         self._bn_eps = bn.eps
         with torch.no_grad():
-            gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+            gain, shift = bn_affine(bn)
             fmt = torch.channels_last if conv.weight.is_contiguous(memory_format=torch.channels_last) else None
             weight = conv.weight * gain[:, None, None, None]
             self.weight = weight.contiguous(memory_format=fmt) if fmt else weight.contiguous()
-            self.bias = ((bias - bn.running_mean) * gain + bn.bias).contiguous()
+            self.bias = (shift if conv.bias is None else conv.bias * gain + shift).contiguous()
         self.stride, self.padding, self.dilation, self.groups = conv.stride, conv.padding, conv.dilation, conv.groups
         self.onednn = (self.weight.device.type == "cpu" and self.weight.dtype == torch.float32
                        and not isinstance(self.padding, str) and onednn_supported())
@@ -69,7 +73,7 @@ class FoldedConv:
     def is_fresh(self, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> bool:
         """The modules still hold the same, unmodified tensors (and the same epsilon)."""
         now = _tensors(conv, bn)
-        return all(a is b for a, b in zip(now, self._tensors)) and _state(now) == self._state and bn.eps == self._bn_eps
+        return all(a is b for a, b in zip(now, self._tensors)) and tensor_versions(now) == self._state and bn.eps == self._bn_eps
 
     def __reduce__(self):
         return (_dropped, ())
@@ -87,17 +91,10 @@ def _dropped() -> None:
     return None
 
 
-def _autocast_on(device_type: str) -> bool:
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4
-        return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
-
-
 def _usable(folded: FoldedConv | None, conv: nn.Conv2d, bn: nn.BatchNorm2d, x: Tensor) -> bool:
     return (folded is not None and not torch.is_grad_enabled() and not bn.training
             and x.dtype == folded.weight.dtype and x.device == folded.weight.device
-            and not _autocast_on(x.device.type) and not torch.compiler.is_compiling() and folded.is_fresh(conv, bn))
+            and not autocast_on(x.device.type) and not torch.compiler.is_compiling() and folded.is_fresh(conv, bn))
 
 
 def conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: Tensor, relu: bool = False) -> Tensor:
@@ -193,4 +190,4 @@ def unfold_conv_bn(model: nn.Module) -> None:
         m.__dict__.pop("_folded_conv", None)
 
 
-__all__ = ["ConvBNReLU", "FoldedConv", "conv_bn", "conv_bn_valid", "fold_conv_bn", "onednn_supported", "run_block", "unfold_conv_bn"]
+__all__ = ["ConvBNReLU", "FoldedConv", "bn_affine", "conv_bn", "conv_bn_valid", "fold_conv_bn", "onednn_supported", "run_block", "unfold_conv_bn"]

@@ -1,4 +1,5 @@
-"""CPU inference linears on oneDNN with the weights reordered once, the bias and an activation fused.
+"""CPU inference linears with the weights packed once: oneDNN (any row count, bias and activation
+fused) or MKL (packed for one known row count, `PackedLinear` ``rows``).
 
 Why: for a tracker's token matmuls (batch 1, M = 256 search tokens, ViT-B widths) PyTorch's
 ``F.linear`` (MKL sgemm, bias copied into the output first, GELU a separate pass) reached
@@ -54,11 +55,18 @@ def _post_op(act: nn.Module | None) -> tuple[str, str] | None:
     return None
 
 
-def _autocast_on() -> bool:
+def autocast_on(device_type: str = "cpu") -> bool:
+    """Whether autocast is enabled for `device_type` (shared by the inference caches)."""
     try:
-        return torch.is_autocast_enabled("cpu")
+        return torch.is_autocast_enabled(device_type)
     except TypeError:  # torch < 2.4
-        return torch.is_autocast_cpu_enabled()
+        return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
+
+
+def tensor_versions(tensors) -> tuple:
+    """(version counter, data pointer) of each tensor (None stays None): a snapshot is stale once
+    this changes (an in-place update, ``load_state_dict``, a replaced parameter's storage)."""
+    return tuple(None if t is None else (t._version, t.data_ptr()) for t in tensors)
 
 
 _MKL: bool | None = None
@@ -94,7 +102,7 @@ class PackedLinear:
     def __init__(self, module: nn.Linear, rows: int | None = None) -> None:
         w, b = module.weight, module.bias
         self._tensors = (w, b)
-        self._state = self._versions(w, b)
+        self._state = tensor_versions((w, b))
         self.rows = rows if rows is not None and mkl_supported() else None
         with torch.no_grad():
             w32 = w.detach().float().contiguous()
@@ -116,14 +124,10 @@ class PackedLinear:
         BatchNorm folded in); `is_fresh` is meaningless for it. Needs `supported`."""
         return cls(_TensorLinear(weight, bias))
 
-    @staticmethod
-    def _versions(w: Tensor, b: Tensor | None) -> tuple:
-        return tuple(None if t is None else (t._version, t.data_ptr()) for t in (w, b))
-
     def is_fresh(self, module: nn.Linear) -> bool:
         """The module still holds the same, unmodified weight and bias tensors."""
         w, b = module.weight, module.bias
-        return w is self._tensors[0] and b is self._tensors[1] and self._versions(w, b) == self._state
+        return w is self._tensors[0] and b is self._tensors[1] and tensor_versions((w, b)) == self._state
 
     def __reduce__(self):
         # a cache, not state: copies and pickles of the model (deepcopy, torch.save) drop it
@@ -157,7 +161,7 @@ def linear(module: nn.Linear, x: Tensor, act: nn.Module | None = None) -> Tensor
     packed: PackedLinear | None = module.__dict__.get("_packed_linear")
     if packed is not None and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled():
         op = _post_op(act)
-        if (op is not None and packed.accepts(x) and not _autocast_on() and not torch.compiler.is_compiling()
+        if (op is not None and packed.accepts(x) and not autocast_on() and not torch.compiler.is_compiling()
                 and packed.is_fresh(module)):
             return packed(x, op)
     y = module(x)

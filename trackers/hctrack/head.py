@@ -51,17 +51,21 @@ class CenterHead(nn.Module):
     def extra_repr(self) -> str:
         return f"feat_size={self.feat_size}"
 
+    def _map(self, tokens: Tensor) -> Tensor:
+        """``(B, F*F, C)`` tokens -> ``(B, C, F, F)`` map (a view)."""
+        B, N, C = tokens.shape
+        F_ = self.feat_size
+        if N != F_ * F_:
+            raise ValueError(f"CenterHead: expected {F_ * F_} tokens, got {N}")
+        return tokens.transpose(1, 2).reshape(B, C, F_, F_)               # NLC -> NCHW
+
     def forward(self, tokens: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Search tokens ``(B, F*F, C)`` -> ``score (B,1,F,F)``, ``offset (B,2,F,F)``, ``size (B,2,F,F)``.
 
         score and size are sigmoids clamped to ``[1e-4, 1 - 1e-4]``; offset (dx, dy) is linear, in cells;
         size (w, h) is normalised to the search crop.
         """
-        B, N, C = tokens.shape
-        F_ = self.feat_size
-        if N != F_ * F_:
-            raise ValueError(f"CenterHead: expected {F_ * F_} tokens, got {N}")
-        fmap = tokens.transpose(1, 2).reshape(B, C, F_, F_)               # NLC -> NCHW
+        fmap = self._map(tokens)
         lo, hi = self.PROB_CLAMP, 1.0 - self.PROB_CLAMP
         score = self.score_tower(fmap).sigmoid().clamp(lo, hi)
         size = self.size_tower(fmap).sigmoid().clamp(lo, hi)
@@ -83,11 +87,8 @@ class CenterHead(nn.Module):
         Returns:
             ``(score (B, 1, F, F) un-windowed, boxes (B, 4) cxcywh normalised to the crop)``.
         """
-        B, N, C = tokens.shape
-        F_ = self.feat_size
-        if N != F_ * F_:
-            raise ValueError(f"CenterHead: expected {F_ * F_} tokens, got {N}")
-        fmap = tokens.transpose(1, 2).reshape(B, C, F_, F_)
+        fmap = self._map(tokens)
+        B, F_ = fmap.shape[0], self.feat_size
         lo, hi = self.PROB_CLAMP, 1.0 - self.PROB_CLAMP
         score = self.score_tower(fmap).sigmoid().clamp(lo, hi)
         ranked = score if window is None else score * window

@@ -100,7 +100,8 @@ class IoUNet(nn.Module):
 
     def modulate(self, modulation: tuple[Tensor, Tensor], iou_feat: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         """Test features times the reference modulation, per level: (N, pred_k, ., .), contiguous NCHW
-        (the layout PrRoIPool reads in place). Box refinement computes this once per frame."""
+        (the layout PrRoIPool reads in place). At tracking time the box ascent modulates only the pooled
+        windows instead (`trackers.cia.dimp.iou_scorer.IoUBoxScorer`, same values)."""
         return ((iou_feat[0] * modulation[0]).contiguous(), (iou_feat[1] * modulation[1]).contiguous())
 
     def predict_iou_modulated(self, feat: tuple[Tensor, Tensor], proposals_xywh: Tensor) -> Tensor:

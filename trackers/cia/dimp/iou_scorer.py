@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from trackers.common import packed_linear
+from trackers.common.fused_conv import bn_affine
 from trackers.common.prroi_pool import (box_bounds, prroi_pool_boxes_grad, prroi_pool_with_context, support_range,
                                         support_window)
 
@@ -33,11 +34,8 @@ LEVELS = ((5, 1.0 / 8), (3, 1.0 / 16))
 
 def _fold(block: nn.Module) -> tuple[Tensor, Tensor]:
     """`LinearBlock` (Linear -> BatchNorm1d eval -> ReLU) -> (W, b) of the linear with the BN folded in."""
-    lin, bn = block.linear, block.bn
-    gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    weight = lin.weight * gain[:, None]
-    bias = (lin.bias - bn.running_mean) * gain + bn.bias
-    return weight.detach().contiguous(), bias.detach()
+    gain, shift = bn_affine(block.bn)
+    return (block.linear.weight * gain[:, None]).detach().contiguous(), (block.linear.bias * gain + shift).detach()
 
 
 class IoUBoxScorer:
